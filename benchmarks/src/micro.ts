@@ -1,0 +1,173 @@
+// Overhead of each policy over the bare call, against cockatiel 3 in the same process.
+// Medians of interleaved rounds: every round runs every case once, so drift in CPU speed or GC
+// pressure spreads over all cases instead of landing on one.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { getEventListeners } from 'node:events';
+import { setImmediate as tick } from 'node:timers/promises';
+import { bulkhead, circuitBreaker, compose, breakers, retry, timeout, type Policy, type PolicyContext } from '@breakwater/core';
+import * as cockatiel from 'cockatiel';
+
+const smoke = process.argv.includes('--smoke');
+const ROUNDS = smoke ? 3 : 21;
+const CALLS = smoke ? 2_000 : 20_000;
+
+type Fn = () => Promise<unknown>;
+interface Case {
+  group: string;
+  label: string;
+  run: Fn;
+}
+
+const bare = async (): Promise<number> => 1;
+const readsSignal = async (ctx: PolicyContext): Promise<number> => (ctx.signal.aborted ? 0 : 1);
+const readsCockatielSignal = async (ctx: { signal: AbortSignal }): Promise<number> => (ctx.signal.aborted ? 0 : 1);
+
+function bw(): Record<string, Policy> {
+  return {
+    retry: retry({ maxAttempts: 3 }),
+    circuitBreaker: circuitBreaker({ breaker: breakers.consecutive(5), halfOpenAfterMs: 10_000 }),
+    bulkhead: bulkhead({ maxConcurrent: 32, maxQueue: 64 }),
+    timeout: timeout(2_000),
+    'compose(timeout, retry, circuitBreaker, bulkhead)': compose(
+      timeout(2_000),
+      retry({ maxAttempts: 3 }),
+      circuitBreaker({ breaker: breakers.consecutive(5), halfOpenAfterMs: 10_000 }),
+      bulkhead({ maxConcurrent: 32, maxQueue: 64 }),
+    ),
+  };
+}
+
+function ck(): Record<string, cockatiel.IPolicy> {
+  const r = () => cockatiel.retry(cockatiel.handleAll, { maxAttempts: 3, backoff: new cockatiel.ExponentialBackoff() });
+  const c = () =>
+    cockatiel.circuitBreaker(cockatiel.handleAll, {
+      halfOpenAfter: 10_000,
+      breaker: new cockatiel.ConsecutiveBreaker(5),
+    });
+  const b = () => cockatiel.bulkhead(32, 64);
+  const t = () => cockatiel.timeout(2_000, cockatiel.TimeoutStrategy.Cooperative);
+  return { retry: r(), circuitBreaker: c(), bulkhead: b(), timeout: t(), 'wrap(timeout, retry, breaker, bulkhead)': cockatiel.wrap(t(), r(), c(), b()) };
+}
+
+function cases(): Case[] {
+  const list: Case[] = [{ group: 'baseline', label: 'bare call `async () => 1`', run: bare }];
+  list.push({
+    group: 'baseline',
+    label: 'setTimeout + clearTimeout per call',
+    run: () => {
+      const handle = setTimeout(() => {}, 2_000);
+      return bare().finally(() => clearTimeout(handle));
+    },
+  });
+  list.push({
+    group: 'baseline',
+    label: 'AbortController + timer per call',
+    run: () => {
+      const controller = new AbortController();
+      const handle = setTimeout(() => controller.abort(), 2_000);
+      return readsCockatielSignal(controller).finally(() => clearTimeout(handle));
+    },
+  });
+  for (const [label, policy] of Object.entries(bw())) {
+    list.push({ group: 'breakwater', label: `${label}, fn ignores signal`, run: () => policy.execute(bare) });
+  }
+  for (const [label, policy] of Object.entries(bw())) {
+    list.push({ group: 'breakwater', label: `${label}, fn reads signal`, run: () => policy.execute(readsSignal) });
+  }
+  for (const [label, policy] of Object.entries(ck())) {
+    list.push({ group: 'cockatiel 3', label: `${label}, fn ignores signal`, run: () => policy.execute(bare) });
+  }
+  for (const [label, policy] of Object.entries(ck())) {
+    list.push({ group: 'cockatiel 3', label: `${label}, fn reads signal`, run: () => policy.execute(readsCockatielSignal) });
+  }
+  return list;
+}
+
+async function measure(run: Fn, calls: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) await run();
+  return Number(process.hrtime.bigint() - start) / calls;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function fmt(ns: number): string {
+  return Math.abs(ns) >= 1_000 ? `${(ns / 1_000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
+}
+
+async function overhead(): Promise<string> {
+  const all = cases();
+  const samples = new Map<Case, number[]>(all.map((c) => [c, []]));
+  for (const c of all) await measure(c.run, CALLS); // warm-up: let every case reach optimised code
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order each round so no case always runs right after the same neighbour.
+    for (let i = 0; i < all.length; i++) {
+      const c = all[(i + round) % all.length]!;
+      samples.get(c)!.push(await measure(c.run, CALLS));
+    }
+    process.stderr.write(`\rround ${round + 1}/${ROUNDS}`);
+  }
+  process.stderr.write('\n');
+  const bareNs = median(samples.get(all[0]!)!);
+  const rows = all.map((c) => {
+    const ns = median(samples.get(c)!);
+    return `| ${c.group} | ${c.label} | ${fmt(ns)} | ${c === all[0] ? '—' : fmt(ns - bareNs)} |`;
+  });
+  return [
+    `Overhead per call (median of ${ROUNDS} interleaved rounds × ${CALLS.toLocaleString('en')} sequential calls)`,
+    '',
+    '| library | case | ns per call | added over bare |',
+    '| --- | --- | ---: | ---: |',
+    ...rows,
+  ].join('\n');
+}
+
+async function retention(): Promise<string> {
+  const total = smoke ? 20_000 : 1_000_000;
+  const inFlight = 100;
+  const policy = bw()['compose(timeout, retry, circuitBreaker, bulkhead)']!;
+  const caller = new AbortController();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with node --expose-gc');
+  const worker = async (calls: number, fn: (ctx: PolicyContext) => Promise<number>) => {
+    for (let i = 0; i < calls; i++) await policy.execute(fn, { signal: caller.signal });
+  };
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) {
+      await tick();
+      gc();
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, () => worker(100, readsSignal)));
+  await settle();
+  const before = process.memoryUsage().heapUsed;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: inFlight }, (_, i) => worker(total / inFlight, i % 2 === 0 ? readsSignal : bare)),
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  await settle();
+  const after = process.memoryUsage().heapUsed;
+  const listeners = getEventListeners(caller.signal, 'abort').length;
+  const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  return [
+    `Retention: ${total.toLocaleString('en')} calls through compose(timeout, retry, circuitBreaker, bulkhead), ` +
+      `${inFlight} in flight, one long-lived caller signal, half the calls reading ctx.signal (${seconds.toFixed(1)} s)`,
+    '',
+    '| measure | value |',
+    '| --- | ---: |',
+    `| heap retained after GC | ${((after - before) / 1024).toFixed(1)} KiB |`,
+    `| listeners left on the caller's signal | ${listeners} |`,
+    `| ref'd timers keeping the process alive | ${timers} |`,
+  ].join('\n');
+}
+
+const header = `Node ${process.version}, ${process.platform}/${process.arch}${smoke ? ' (smoke run: figures are not meaningful)' : ''}`;
+const report = [header, '', await overhead(), '', await retention(), ''].join('\n');
+console.log(report);
+mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('../results/micro.md', import.meta.url), report);

@@ -1,0 +1,100 @@
+const BRAND = Symbol.for('breakwater.error');
+const REJECTED_BRAND = Symbol.for('breakwater.rejected');
+
+/** Stable codes of every error Breakwater raises while running. */
+export type BreakwaterErrorCode =
+  | 'BW_TIMEOUT'
+  | 'BW_CIRCUIT_OPEN'
+  | 'BW_BULKHEAD_FULL'
+  | 'BW_RATE_LIMITED'
+  | 'BW_OVERLOADED'
+  | 'BW_THROTTLED'
+  | 'BW_IDEMPOTENCY_CONFLICT'
+  | 'BW_IDEMPOTENCY_MISMATCH'
+  | 'BW_HTTP_STATUS'
+  | (string & {});
+
+export interface BreakwaterErrorOptions {
+  cause?: unknown;
+  /** How long the caller should wait before trying again, when Breakwater knows. */
+  retryAfterMs?: number | undefined;
+  /** `false` tells retry and hedge not to repeat the call. */
+  retryable?: boolean | undefined;
+  /** Name of the policy that raised the error. */
+  policy?: string | undefined;
+}
+
+/**
+ * Base of every error Breakwater raises while running. Match with `isBreakwaterError(e)` and `e.code`:
+ * the brand is a `Symbol.for` so the check survives two installed copies of the package.
+ */
+export class BreakwaterError extends Error {
+  readonly code: BreakwaterErrorCode;
+  readonly retryAfterMs: number | undefined;
+  readonly retryable: boolean | undefined;
+  readonly policy: string | undefined;
+
+  constructor(code: BreakwaterErrorCode, message: string, options: BreakwaterErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryAfterMs = options.retryAfterMs;
+    this.retryable = options.retryable;
+    this.policy = options.policy;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  get [BRAND](): true {
+    return true;
+  }
+}
+
+/** A call Breakwater refused or cut short: open circuit, full bulkhead, shed, rate limited, timed out. */
+export class RejectedError extends BreakwaterError {
+  get [REJECTED_BRAND](): true {
+    return true;
+  }
+}
+
+export class TimeoutError extends RejectedError {
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number, options: BreakwaterErrorOptions = {}) {
+    super('BW_TIMEOUT', `Operation timed out after ${timeoutMs} ms`, options);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+export class CircuitOpenError extends RejectedError {
+  /** `true` when the circuit was opened by hand with `isolate()`. */
+  readonly isolated: boolean;
+  constructor(isolated: boolean, options: BreakwaterErrorOptions = {}) {
+    super(
+      'BW_CIRCUIT_OPEN',
+      isolated ? 'Circuit is isolated: calls are refused until it is released' : 'Circuit is open',
+      options,
+    );
+    this.isolated = isolated;
+  }
+}
+
+export class BulkheadFullError extends RejectedError {
+  readonly maxConcurrent: number;
+  readonly maxQueue: number;
+  constructor(maxConcurrent: number, maxQueue: number, message: string, options: BreakwaterErrorOptions = {}) {
+    super('BW_BULKHEAD_FULL', message, options);
+    this.maxConcurrent = maxConcurrent;
+    this.maxQueue = maxQueue;
+  }
+}
+
+export function isBreakwaterError(value: unknown): value is BreakwaterError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+export function isRejectedError(value: unknown): value is RejectedError {
+  return (
+    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[REJECTED_BRAND] === true
+  );
+}

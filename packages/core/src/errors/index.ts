@@ -1,0 +1,11 @@
+export {
+  BreakwaterError,
+  type BreakwaterErrorCode,
+  type BreakwaterErrorOptions,
+  BulkheadFullError,
+  CircuitOpenError,
+  isBreakwaterError,
+  isRejectedError,
+  RejectedError,
+  TimeoutError,
+} from './errors.js';

@@ -1,0 +1,1 @@
+export { type Disposable, type EventBase, EventSlot, type Listener } from './events.js';

@@ -1,0 +1,150 @@
+import { systemClock, systemRandom } from '../clock/clock.js';
+import { sleep } from '../clock/sleep.js';
+import {
+  clockOption,
+  func,
+  integer,
+  finiteNumber,
+  knownKeys,
+  nameOption,
+  optionError,
+  plainObject,
+  randomOption,
+} from '../errors/validate.js';
+import { EventSlot } from '../events/events.js';
+import type { ExecutionContext } from '../pipeline/context.js';
+
+type Runner = (ctx: ExecutionContext) => Promise<unknown>;
+import { createPolicy } from '../pipeline/create-policy.js';
+import { isNotRetryable, type OutcomePredicate, retryAfterOf } from '../pipeline/outcome.js';
+import type { Policy } from '../pipeline/policy.js';
+import type { Backoff } from './backoff.js';
+import { type GiveUpEvent, type GiveUpReason, RETRY_DEFAULTS, type RetryEvent, type RetryOptions } from './options.js';
+import type { Disposable, Listener } from '../events/events.js';
+
+export interface RetryPolicy extends Policy {
+  onRetry(listener: Listener<RetryEvent>): Disposable;
+  onGiveUp(listener: Listener<GiveUpEvent>): Disposable;
+}
+
+const KNOWN = ['name', 'maxAttempts', 'backoff', 'retryOn', 'maxRetryAfterMs', 'clock', 'random'] as const;
+
+/** Repeats a failed call with a delay between attempts. */
+export function retry(options: RetryOptions = {}): RetryPolicy {
+  plainObject('retry', 'options', options);
+  knownKeys('retry', options as Record<string, unknown>, KNOWN);
+  const d = RETRY_DEFAULTS;
+  const name = nameOption('retry', options.name, d.name);
+  const maxAttempts = integer('retry', 'maxAttempts', options.maxAttempts ?? d.maxAttempts, 1, true);
+  const schedule = (options.backoff ?? d.backoff) as Backoff;
+  if (typeof schedule !== 'object' || schedule === null || typeof schedule.delayMs !== 'function') {
+    throw optionError('retry', 'backoff', 'a backoff (backoff.constant/linear/exponential)', options.backoff);
+  }
+  const retryOn =
+    options.retryOn === undefined ? undefined : func<OutcomePredicate>('retry', 'retryOn', options.retryOn);
+  const maxRetryAfterMs = finiteNumber('retry', 'maxRetryAfterMs', options.maxRetryAfterMs ?? d.maxRetryAfterMs);
+  const clock = clockOption('retry', options.clock, systemClock);
+  const random = randomOption('retry', options.random, systemRandom);
+
+  const retryEvent = new EventSlot<RetryEvent>('retry', 'retry');
+  const giveUpEvent = new EventSlot<GiveUpEvent>('retry', 'give-up');
+
+  function giveUp(ctx: ExecutionContext, reason: GiveUpReason, failed: boolean, outcome: unknown): unknown {
+    if (giveUpEvent.active) {
+      giveUpEvent.emit({
+        event: 'give-up',
+        name,
+        pipeline: ctx.pipeline,
+        attempts: ctx.attempt,
+        reason,
+        ...(failed ? { error: outcome } : { value: outcome }),
+      });
+    }
+    if (failed) throw outcome;
+    return outcome;
+  }
+
+  /**
+   * Decides what follows an outcome retryOn counts: the value to return, an error to throw, or
+   * `undefined` after waiting for the next attempt.
+   */
+  async function afterFailure(ctx: ExecutionContext, failed: boolean, outcome: unknown, previousDelay: number | undefined) {
+    const attempt = ctx.attempt;
+    if (attempt >= maxAttempts) return { done: giveUp(ctx, 'max-attempts', failed, outcome) };
+    if (!ctx.idempotent || (failed && isNotRetryable(outcome))) {
+      return { done: giveUp(ctx, 'not-idempotent', failed, outcome) };
+    }
+    let delay = schedule.delayMs(attempt, previousDelay, random);
+    const retryAfter = retryAfterOf(outcome);
+    if (retryAfter !== undefined) {
+      if (retryAfter > maxRetryAfterMs) return { done: giveUp(ctx, 'retry-after-too-long', failed, outcome) };
+      if (retryAfter > delay) delay = retryAfter;
+    }
+    if (ctx.deadline !== undefined && clock.now() + delay >= ctx.deadline) {
+      return { done: giveUp(ctx, 'deadline', failed, outcome) };
+    }
+    if (retryEvent.active) {
+      retryEvent.emit({
+        event: 'retry',
+        name,
+        pipeline: ctx.pipeline,
+        attempt,
+        delayMs: delay,
+        ...(failed ? { error: outcome } : { value: outcome }),
+      });
+    }
+    // A zero delay goes straight to the next attempt: no timer.
+    if (delay > 0) await sleep(clock, delay, ctx);
+    return { delay };
+  }
+
+  /** Whether an error is one retry may repeat; once the scope is aborted nothing more is attempted. */
+  function retryableError(ctx: ExecutionContext, error: unknown): boolean {
+    if (ctx.aborted || ctx.isCallerAbort(error)) return false;
+    return retryOn === undefined || retryOn({ error }, ctx);
+  }
+
+  /** Attempts after the first: the slow path, where an async loop costs nothing that matters. */
+  async function retryLoop(ctx: ExecutionContext, next: Runner, failed: boolean, first: unknown): Promise<unknown> {
+    let outcome = first;
+    let previousDelay: number | undefined;
+    for (;;) {
+      const step = await afterFailure(ctx, failed, outcome, previousDelay);
+      if ('done' in step) return step.done;
+      previousDelay = step.delay;
+      ctx.attempt++;
+      try {
+        const value = await next(ctx);
+        if (retryOn === undefined || !retryOn({ value }, ctx)) return value;
+        failed = false;
+        outcome = value;
+      } catch (error) {
+        if (!retryableError(ctx, error)) throw error;
+        failed = true;
+        outcome = error;
+      }
+    }
+  }
+
+  function run(ctx: ExecutionContext, next: Runner): Promise<unknown> {
+    ctx.attempt = 1;
+    const first = next(ctx);
+    const onError = (error: unknown): unknown =>
+      retryableError(ctx, error) ? retryLoop(ctx, next, true, error) : Promise.reject(error);
+    if (retryOn === undefined) return first.then(undefined, onError);
+    return first.then((value) => (retryOn({ value }, ctx) ? retryLoop(ctx, next, false, value) : value), onError);
+  }
+
+  return createPolicy(
+    { name, kind: 'retry', run: run as never },
+    {
+      trusted: true,
+      meta: { maxAttempts },
+      now: () => clock.now(),
+      api: {
+        onRetry: (listener: Listener<RetryEvent>) => retryEvent.on(listener),
+        onGiveUp: (listener: Listener<GiveUpEvent>) => giveUpEvent.on(listener),
+      },
+    },
+  );
+}

@@ -1,0 +1,124 @@
+import { type Clock, systemClock, timerNow } from '../clock/clock.js';
+import { TimerQueue } from '../clock/timer-queue.js';
+import { TimeoutError } from '../errors/errors.js';
+import { clockOption, knownKeys, nameOption, oneOf, plainObject, positiveFinite } from '../errors/validate.js';
+import { type Disposable, EventSlot, type Listener } from '../events/events.js';
+import type { ExecutionContext } from '../pipeline/context.js';
+import { createPolicy } from '../pipeline/create-policy.js';
+import type { Policy } from '../pipeline/policy.js';
+import { TIMEOUT_DEFAULTS, type TimeoutEvent, type TimeoutOptions } from './options.js';
+
+export interface TimeoutPolicy extends Policy {
+  readonly timeoutMs: number;
+  onTimeout(listener: Listener<TimeoutEvent>): Disposable;
+}
+
+const KNOWN = ['name', 'mode', 'clock'] as const;
+type Runner = (ctx: ExecutionContext) => Promise<unknown>;
+
+/**
+ * Bounds how long a call may take. Timers are shared: all calls of one timeout policy sit in one
+ * FIFO queue behind a single clock timer, and `ctx.signal` is only made if fn reads it.
+ */
+export function timeout(ms: number, options: TimeoutOptions = {}): TimeoutPolicy {
+  const timeoutMs = positiveFinite('timeout', 'ms', ms);
+  plainObject('timeout', 'options', options);
+  knownKeys('timeout', options as Record<string, unknown>, KNOWN);
+  const d = TIMEOUT_DEFAULTS;
+  const name = nameOption('timeout', options.name, d.name);
+  const mode = oneOf('timeout', 'mode', options.mode ?? d.mode, ['cooperative', 'aggressive']);
+  const clock: Clock = clockOption('timeout', options.clock, systemClock);
+  const queue = new TimerQueue(clock);
+  const now = timerNow(clock);
+  const timeoutEvent = new EventSlot<TimeoutEvent>('timeout', 'timeout');
+
+  function expire(scope: ExecutionContext): void {
+    const error = new TimeoutError(scope.budgetMs, { policy: name });
+    scope.expiredWith = error;
+    if (timeoutEvent.active) {
+      timeoutEvent.emit({ event: 'timeout', name, pipeline: scope.pipeline, timeoutMs: scope.budgetMs });
+    }
+    scope.abort(error);
+  }
+
+  /** Opens the scope the call runs in; throws at once when the deadline has already passed. */
+  function open(ctx: ExecutionContext): ExecutionContext {
+    const start = now();
+    const scope = ctx.fork();
+    scope.expire = expire;
+    const deadline = ctx.deadline;
+    if (deadline !== undefined && deadline < start + timeoutMs) {
+      // The caller's deadline comes first: this scope is out of FIFO order, so it gets its own timer.
+      const exact = clock.now();
+      if (deadline <= exact) throw new TimeoutError(0, { policy: name });
+      scope.budgetMs = deadline - exact;
+      scope.deadline = deadline;
+      scope.timerHandle = clock.setTimeout(() => scope.onExpire(), scope.budgetMs);
+    } else {
+      scope.budgetMs = timeoutMs;
+      scope.expiresAt = scope.deadline = start + timeoutMs;
+      queue.add(scope);
+    }
+    return scope;
+  }
+
+  function close(scope: ExecutionContext): void {
+    if (scope.timerHandle !== undefined) clock.clearTimeout(scope.timerHandle);
+    else queue.remove(scope);
+    scope.release();
+  }
+
+  function cooperative(ctx: ExecutionContext, next: Runner): Promise<unknown> {
+    let scope: ExecutionContext;
+    try {
+      scope = open(ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return next(scope).then(
+      (value) => {
+        close(scope);
+        if (scope.expiredWith !== undefined) throw scope.expiredWith;
+        return value;
+      },
+      (error: unknown) => {
+        close(scope);
+        throw scope.expiredWith ?? error;
+      },
+    );
+  }
+
+  function aggressive(ctx: ExecutionContext, next: Runner): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const scope = open(ctx);
+      scope.expire = (s) => {
+        expire(s);
+        reject(s.expiredWith);
+      };
+      next(scope).then(
+        (value) => {
+          close(scope);
+          if (scope.expiredWith !== undefined) reject(scope.expiredWith);
+          else resolve(value);
+        },
+        (error: unknown) => {
+          close(scope);
+          reject(scope.expiredWith ?? error);
+        },
+      );
+    });
+  }
+
+  return createPolicy(
+    { name, kind: 'timeout', run: (mode === 'cooperative' ? cooperative : aggressive) as never },
+    {
+      trusted: true,
+      meta: { timeoutMs },
+      now: () => clock.now(),
+      api: {
+        timeoutMs,
+        onTimeout: (listener: Listener<TimeoutEvent>) => timeoutEvent.on(listener),
+      },
+    },
+  );
+}
