@@ -1,15 +1,25 @@
 // Overhead of each policy over the bare call, against cockatiel 3 in the same process.
 // Medians of interleaved rounds: every round runs every case once, so drift in CPU speed or GC
 // pressure spreads over all cases instead of landing on one.
-import { mkdirSync, writeFileSync } from 'node:fs';
+
 import { getEventListeners } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { setImmediate as tick } from 'node:timers/promises';
-import { bulkhead, circuitBreaker, compose, breakers, retry, timeout, type Policy, type PolicyContext } from '@breakwater/core';
+import {
+  breakers,
+  bulkhead,
+  circuitBreaker,
+  compose,
+  type Policy,
+  type PolicyContext,
+  retry,
+  timeout,
+} from '@breakwater/core';
 import * as cockatiel from 'cockatiel';
 
 const smoke = process.argv.includes('--smoke');
 const ROUNDS = smoke ? 3 : 21;
-const CALLS = smoke ? 2_000 : 20_000;
+const CALLS = smoke ? 2_000 : 10_000;
 
 type Fn = () => Promise<unknown>;
 interface Case {
@@ -20,7 +30,8 @@ interface Case {
 
 const bare = async (): Promise<number> => 1;
 const readsSignal = async (ctx: PolicyContext): Promise<number> => (ctx.signal.aborted ? 0 : 1);
-const readsCockatielSignal = async (ctx: { signal: AbortSignal }): Promise<number> => (ctx.signal.aborted ? 0 : 1);
+const readsCockatielSignal = async (ctx: { signal: AbortSignal }): Promise<number> =>
+  ctx.signal.aborted ? 0 : 1;
 
 function bw(): Record<string, Policy> {
   return {
@@ -38,7 +49,8 @@ function bw(): Record<string, Policy> {
 }
 
 function ck(): Record<string, cockatiel.IPolicy> {
-  const r = () => cockatiel.retry(cockatiel.handleAll, { maxAttempts: 3, backoff: new cockatiel.ExponentialBackoff() });
+  const r = () =>
+    cockatiel.retry(cockatiel.handleAll, { maxAttempts: 3, backoff: new cockatiel.ExponentialBackoff() });
   const c = () =>
     cockatiel.circuitBreaker(cockatiel.handleAll, {
       halfOpenAfter: 10_000,
@@ -46,7 +58,13 @@ function ck(): Record<string, cockatiel.IPolicy> {
     });
   const b = () => cockatiel.bulkhead(32, 64);
   const t = () => cockatiel.timeout(2_000, cockatiel.TimeoutStrategy.Cooperative);
-  return { retry: r(), circuitBreaker: c(), bulkhead: b(), timeout: t(), 'wrap(timeout, retry, breaker, bulkhead)': cockatiel.wrap(t(), r(), c(), b()) };
+  return {
+    retry: r(),
+    circuitBreaker: c(),
+    bulkhead: b(),
+    timeout: t(),
+    'wrap(timeout, retry, breaker, bulkhead)': cockatiel.wrap(t(), r(), c(), b()),
+  };
 }
 
 function cases(): Case[] {
@@ -72,13 +90,25 @@ function cases(): Case[] {
     list.push({ group: 'breakwater', label: `${label}, fn ignores signal`, run: () => policy.execute(bare) });
   }
   for (const [label, policy] of Object.entries(bw())) {
-    list.push({ group: 'breakwater', label: `${label}, fn reads signal`, run: () => policy.execute(readsSignal) });
+    list.push({
+      group: 'breakwater',
+      label: `${label}, fn reads signal`,
+      run: () => policy.execute(readsSignal),
+    });
   }
   for (const [label, policy] of Object.entries(ck())) {
-    list.push({ group: 'cockatiel 3', label: `${label}, fn ignores signal`, run: () => policy.execute(bare) });
+    list.push({
+      group: 'cockatiel 3',
+      label: `${label}, fn ignores signal`,
+      run: () => policy.execute(bare),
+    });
   }
   for (const [label, policy] of Object.entries(ck())) {
-    list.push({ group: 'cockatiel 3', label: `${label}, fn reads signal`, run: () => policy.execute(readsCockatielSignal) });
+    list.push({
+      group: 'cockatiel 3',
+      label: `${label}, fn reads signal`,
+      run: () => policy.execute(readsCockatielSignal),
+    });
   }
   return list;
 }
@@ -129,7 +159,12 @@ async function overhead(): Promise<string> {
 async function retention(): Promise<string> {
   const total = smoke ? 20_000 : 1_000_000;
   const inFlight = 100;
-  const policy = bw()['compose(timeout, retry, circuitBreaker, bulkhead)']!;
+  const policy = compose(
+    timeout(2_000),
+    retry({ maxAttempts: 3 }),
+    circuitBreaker({ breaker: breakers.consecutive(5), halfOpenAfterMs: 10_000 }),
+    bulkhead({ maxConcurrent: inFlight }),
+  );
   const caller = new AbortController();
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run with node --expose-gc');
@@ -167,7 +202,10 @@ async function retention(): Promise<string> {
 }
 
 const header = `Node ${process.version}, ${process.platform}/${process.arch}${smoke ? ' (smoke run: figures are not meaningful)' : ''}`;
-const report = [header, '', await overhead(), '', await retention(), ''].join('\n');
-console.log(report);
+const overheadTable = await overhead();
+console.log(`${header}\n\n${overheadTable}\n`);
+const retentionTable = await retention();
+console.log(`${retentionTable}\n`);
+const report = [header, '', overheadTable, '', retentionTable, ''].join('\n');
 mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('../results/micro.md', import.meta.url), report);

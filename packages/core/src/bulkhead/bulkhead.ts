@@ -34,7 +34,13 @@ export function bulkhead(options: BulkheadOptions = {}): BulkheadPolicy {
   const maxQueue = integer('bulkhead', 'maxQueue', options.maxQueue ?? d.maxQueue, 0, true);
   const queueTimeoutMs = options.queueTimeoutMs ?? d.queueTimeoutMs;
   if (typeof queueTimeoutMs !== 'number' || !(queueTimeoutMs > 0)) {
-    throw optionError('bulkhead', 'queueTimeoutMs', 'a positive number of ms (or Infinity)', queueTimeoutMs, 'range');
+    throw optionError(
+      'bulkhead',
+      'queueTimeoutMs',
+      'a positive number of ms (or Infinity)',
+      queueTimeoutMs,
+      'range',
+    );
   }
   const clock = clockOption('bulkhead', options.clock, systemClock);
   const rejectEvent = new EventSlot<BulkheadRejectEvent>('bulkhead', 'reject');

@@ -57,7 +57,13 @@ export function count(options: CountBreakerOptions = {}): Breaker {
   const failureRate = fraction('breakers.count', 'failureRate', options.failureRate ?? d.failureRate);
   const minCalls = integer('breakers.count', 'minCalls', options.minCalls ?? d.minCalls, 1);
   if (minCalls > size) {
-    throw optionError('breakers.count', 'minCalls', `<= size (${size}), or the circuit could never open`, minCalls, 'range');
+    throw optionError(
+      'breakers.count',
+      'minCalls',
+      `<= size (${size}), or the circuit could never open`,
+      minCalls,
+      'range',
+    );
   }
   return Object.freeze({
     kind: 'count',

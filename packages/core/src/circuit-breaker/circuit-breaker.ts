@@ -19,8 +19,8 @@ import type { Policy } from '../pipeline/policy.js';
 import type { Backoff } from '../retry/backoff.js';
 import type { Breaker } from './breakers.js';
 import {
-  CIRCUIT_BREAKER_DEFAULTS,
   type BreakerRejectEvent,
+  CIRCUIT_BREAKER_DEFAULTS,
   type CircuitBreakerOptions,
   type CircuitState,
   type StateChangeEvent,
@@ -37,7 +37,15 @@ export interface CircuitBreakerPolicy extends Policy {
   onReject(listener: Listener<BreakerRejectEvent>): Disposable;
 }
 
-const KNOWN = ['name', 'breaker', 'halfOpenAfterMs', 'halfOpenMaxCalls', 'isFailure', 'clock', 'random'] as const;
+const KNOWN = [
+  'name',
+  'breaker',
+  'halfOpenAfterMs',
+  'halfOpenMaxCalls',
+  'isFailure',
+  'clock',
+  'random',
+] as const;
 
 type Runner = (ctx: ExecutionContext) => Promise<unknown>;
 
@@ -62,9 +70,16 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   } else {
     throw optionError('circuitBreaker', 'halfOpenAfterMs', 'a number of ms or a backoff', halfOpenOption);
   }
-  const halfOpenMaxCalls = integer('circuitBreaker', 'halfOpenMaxCalls', options.halfOpenMaxCalls ?? d.halfOpenMaxCalls, 1);
+  const halfOpenMaxCalls = integer(
+    'circuitBreaker',
+    'halfOpenMaxCalls',
+    options.halfOpenMaxCalls ?? d.halfOpenMaxCalls,
+    1,
+  );
   const isFailure =
-    options.isFailure === undefined ? undefined : func<OutcomePredicate>('circuitBreaker', 'isFailure', options.isFailure);
+    options.isFailure === undefined
+      ? undefined
+      : func<OutcomePredicate>('circuitBreaker', 'isFailure', options.isFailure);
   const clock = clockOption('circuitBreaker', options.clock, systemClock);
   const random = randomOption('circuitBreaker', options.random, systemRandom);
 

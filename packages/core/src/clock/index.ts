@@ -1,3 +1,3 @@
 export { type Clock, type Random, systemClock, systemRandom } from './clock.js';
-export { type TimerEntry, TimerQueue } from './timer-queue.js';
 export { sleep } from './sleep.js';
+export { type TimerEntry, TimerQueue } from './timer-queue.js';

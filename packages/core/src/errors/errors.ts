@@ -82,7 +82,12 @@ export class CircuitOpenError extends RejectedError {
 export class BulkheadFullError extends RejectedError {
   readonly maxConcurrent: number;
   readonly maxQueue: number;
-  constructor(maxConcurrent: number, maxQueue: number, message: string, options: BreakwaterErrorOptions = {}) {
+  constructor(
+    maxConcurrent: number,
+    maxQueue: number,
+    message: string,
+    options: BreakwaterErrorOptions = {},
+  ) {
     super('BW_BULKHEAD_FULL', message, options);
     this.maxConcurrent = maxConcurrent;
     this.maxQueue = maxQueue;

@@ -49,7 +49,13 @@ export function positiveFinite(policy: string, option: string, value: unknown): 
 }
 
 /** An integer >= min; `allowInfinity` also accepts `Infinity` (a risky choice the user must spell out). */
-export function integer(policy: string, option: string, value: unknown, min: number, allowInfinity = false): number {
+export function integer(
+  policy: string,
+  option: string,
+  value: unknown,
+  min: number,
+  allowInfinity = false,
+): number {
   const expected = `an integer >= ${min}${allowInfinity ? ' (or Infinity)' : ''}`;
   return checkNumber(
     policy,
@@ -64,7 +70,12 @@ export function fraction(policy: string, option: string, value: unknown): number
   return checkNumber(policy, option, value, 'a fraction in (0, 1]', (n) => n > 0 && n <= 1);
 }
 
-export function oneOf<T extends string>(policy: string, option: string, value: unknown, choices: readonly T[]): T {
+export function oneOf<T extends string>(
+  policy: string,
+  option: string,
+  value: unknown,
+  choices: readonly T[],
+): T {
   if (typeof value !== 'string' || !choices.includes(value as T)) {
     throw optionError(policy, option, `one of ${choices.map((c) => `'${c}'`).join(', ')}`, value);
   }
@@ -94,7 +105,8 @@ export function knownKeys(policy: string, options: Record<string, unknown>, know
 
 export function nameOption(policy: string, value: unknown, fallback: string): string {
   if (value === undefined) return fallback;
-  if (typeof value !== 'string' || value === '') throw optionError(policy, 'name', 'a non-empty string', value);
+  if (typeof value !== 'string' || value === '')
+    throw optionError(policy, 'name', 'a non-empty string', value);
   return value;
 }
 

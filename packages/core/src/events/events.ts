@@ -50,7 +50,9 @@ export class EventSlot<T extends EventBase> {
 
   on(listener: Listener<T>): Disposable {
     if (typeof listener !== 'function') {
-      throw new TypeError(`on${this.event[0]?.toUpperCase()}${this.event.slice(1)}: listener must be a function`);
+      throw new TypeError(
+        `on${this.event[0]?.toUpperCase()}${this.event.slice(1)}: listener must be a function`,
+      );
     }
     // Copy on write: an emit in progress keeps iterating the array it started with.
     this.listeners = [...this.listeners, listener];

@@ -31,7 +31,8 @@ export function fallback<T>(valueOrFn: FallbackValue<T>, options: FallbackOption
       : () => valueOrFn;
 
   function use(ctx: ExecutionContext, outcome: Outcome): unknown {
-    if (fallbackEvent.active) fallbackEvent.emit({ event: 'fallback', name, pipeline: ctx.pipeline, ...outcome });
+    if (fallbackEvent.active)
+      fallbackEvent.emit({ event: 'fallback', name, pipeline: ctx.pipeline, ...outcome });
     return replace(outcome, ctx);
   }
 
@@ -44,7 +45,7 @@ export function fallback<T>(valueOrFn: FallbackValue<T>, options: FallbackOption
       if (on !== undefined && !on({ error }, ctx)) throw error;
       return use(ctx, { error });
     }
-    if (on !== undefined && on({ value }, ctx)) return use(ctx, { value });
+    if (on?.({ value }, ctx)) return use(ctx, { value });
     return value;
   }
 

@@ -48,7 +48,8 @@ export function compose(...args: Array<Policy | ComposeOptions>): Policy {
     }
     const given = (first as ComposeOptions).name;
     if (given !== undefined) {
-      if (typeof given !== 'string' || given === '') throw optionError('compose', 'name', 'a non-empty string', given);
+      if (typeof given !== 'string' || given === '')
+        throw optionError('compose', 'name', 'a non-empty string', given);
       name = given;
     }
     rest = args.slice(1);
@@ -56,7 +57,9 @@ export function compose(...args: Array<Policy | ComposeOptions>): Policy {
   const layers: Layer[] = [];
   rest.forEach((policy, index) => {
     if (!isPolicy(policy)) {
-      throw new TypeError(`compose: argument ${index + 1} is not a policy (got ${policy === null ? 'null' : typeof policy})`);
+      throw new TypeError(
+        `compose: argument ${index + 1} is not a policy (got ${policy === null ? 'null' : typeof policy})`,
+      );
     }
     layers.push(...layersOf(policy));
   });

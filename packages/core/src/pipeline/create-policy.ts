@@ -34,12 +34,17 @@ export function createPolicy<Api extends object = object>(
 ): Policy & Api {
   plainObject('createPolicy', 'options', options);
   const { name, run, kind = 'custom' } = options;
-  if (typeof name !== 'string' || name === '') throw optionError('createPolicy', 'name', 'a non-empty string', name);
-  if (typeof run !== 'function') throw optionError('createPolicy', 'run', 'a function (ctx, next) => Promise', run);
+  if (typeof name !== 'string' || name === '')
+    throw optionError('createPolicy', 'name', 'a non-empty string', name);
+  if (typeof run !== 'function')
+    throw optionError('createPolicy', 'run', 'a function (ctx, next) => Promise', run);
   if (typeof kind !== 'string' || !KIND.test(kind)) {
     throw optionError('createPolicy', 'kind', 'a kebab-case string', kind);
   }
-  const guarded = (ctx: ExecutionContext, next: (ctx: ExecutionContext) => Promise<unknown>): Promise<unknown> => {
+  const guarded = (
+    ctx: ExecutionContext,
+    next: (ctx: ExecutionContext) => Promise<unknown>,
+  ): Promise<unknown> => {
     try {
       return Promise.resolve(run(ctx, next as Next));
     } catch (error) {

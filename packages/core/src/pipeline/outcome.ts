@@ -15,5 +15,7 @@ export function retryAfterOf(outcome: unknown): number | undefined {
 
 /** An error that says it must not be repeated (`retryable: false`). */
 export function isNotRetryable(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false;
+  return (
+    typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false
+  );
 }

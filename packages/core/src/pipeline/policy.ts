@@ -1,6 +1,7 @@
 import type { Disposable, EventBase, Listener } from '../events/events.js';
 import { EventSlot } from '../events/events.js';
-import { ExecutionContext, type ExecuteOptions, type PolicyContext } from './context.js';
+import { settleWithCallerSignal } from './caller-signal.js';
+import { type ExecuteOptions, ExecutionContext, type PolicyContext } from './context.js';
 
 /** `next` hands the call to the rest of the pipeline. */
 export type Next = (ctx: PolicyContext) => Promise<unknown>;
@@ -51,29 +52,11 @@ export interface PolicyInternals {
 export function layersOf(policy: Policy): readonly Layer[] {
   const layers = (policy as Partial<PolicyInternals>)[LAYERS];
   if (!Array.isArray(layers)) {
-    throw new TypeError(`compose: expected Breakwater policies, got ${policy === null ? 'null' : typeof policy}`);
+    throw new TypeError(
+      `compose: expected Breakwater policies, got ${policy === null ? 'null' : typeof policy}`,
+    );
   }
   return layers;
-}
-
-function settleWithCallerSignal<T>(ctx: ExecutionContext, signal: AbortSignal, promise: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      ctx.abort(signal.reason);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort);
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /**
@@ -155,7 +138,8 @@ export class PolicyImpl implements Policy, PolicyInternals {
   }
 
   wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: WrappedArgs<A>) => Promise<Awaited<R>> {
-    if (typeof fn !== 'function') throw new TypeError(`${this.name}.wrap: expected a function, got ${typeof fn}`);
+    if (typeof fn !== 'function')
+      throw new TypeError(`${this.name}.wrap: expected a function, got ${typeof fn}`);
     return (...args: WrappedArgs<A>) =>
       this.execute((ctx) => (fn as (...a: unknown[]) => R)(...args, ctx)) as Promise<Awaited<R>>;
   }

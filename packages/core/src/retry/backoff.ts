@@ -89,7 +89,8 @@ export function linear(options: LinearBackoffOptions = {}): Backoff {
   const initialMs = finiteNumber('backoff.linear', 'initialMs', options.initialMs ?? d.initialMs);
   const stepMs = finiteNumber('backoff.linear', 'stepMs', options.stepMs ?? d.stepMs);
   const maxMs = finiteNumber('backoff.linear', 'maxMs', options.maxMs ?? d.maxMs);
-  if (maxMs < initialMs) throw optionError('backoff.linear', 'maxMs', `>= initialMs (${initialMs})`, maxMs, 'range');
+  if (maxMs < initialMs)
+    throw optionError('backoff.linear', 'maxMs', `>= initialMs (${initialMs})`, maxMs, 'range');
   const jitter = oneOf('backoff.linear', 'jitter', options.jitter ?? d.jitter, JITTERS);
   return Object.freeze({
     kind: 'linear' as const,
@@ -102,7 +103,12 @@ export function linear(options: LinearBackoffOptions = {}): Backoff {
 
 export function exponential(options: ExponentialBackoffOptions = {}): Backoff {
   plainObject('backoff.exponential', 'options', options);
-  knownKeys('backoff.exponential', options as Record<string, unknown>, ['initialMs', 'maxMs', 'factor', 'jitter']);
+  knownKeys('backoff.exponential', options as Record<string, unknown>, [
+    'initialMs',
+    'maxMs',
+    'factor',
+    'jitter',
+  ]);
   const d = EXPONENTIAL_DEFAULTS;
   const initialMs = finiteNumber('backoff.exponential', 'initialMs', options.initialMs ?? d.initialMs);
   const maxMs = finiteNumber('backoff.exponential', 'maxMs', options.maxMs ?? d.maxMs);
@@ -110,7 +116,10 @@ export function exponential(options: ExponentialBackoffOptions = {}): Backoff {
     throw optionError('backoff.exponential', 'maxMs', `>= initialMs (${initialMs})`, maxMs, 'range');
   }
   const factor = finiteNumber('backoff.exponential', 'factor', options.factor ?? d.factor, 1);
-  const jitter = oneOf('backoff.exponential', 'jitter', options.jitter ?? d.jitter, [...JITTERS, 'decorrelated']);
+  const jitter = oneOf('backoff.exponential', 'jitter', options.jitter ?? d.jitter, [
+    ...JITTERS,
+    'decorrelated',
+  ]);
   return Object.freeze({
     kind: 'exponential' as const,
     delayMs(n: number, previousMs: number | undefined, random: Random): number {

@@ -9,5 +9,11 @@ export {
   LINEAR_DEFAULTS,
   type LinearBackoffOptions,
 } from './backoff.js';
-export { type GiveUpEvent, type GiveUpReason, RETRY_DEFAULTS, type RetryEvent, type RetryOptions } from './options.js';
+export {
+  type GiveUpEvent,
+  type GiveUpReason,
+  RETRY_DEFAULTS,
+  type RetryEvent,
+  type RetryOptions,
+} from './options.js';
 export { type RetryPolicy, retry } from './retry.js';

@@ -2,9 +2,9 @@ import { systemClock, systemRandom } from '../clock/clock.js';
 import { sleep } from '../clock/sleep.js';
 import {
   clockOption,
+  finiteNumber,
   func,
   integer,
-  finiteNumber,
   knownKeys,
   nameOption,
   optionError,
@@ -15,12 +15,19 @@ import { EventSlot } from '../events/events.js';
 import type { ExecutionContext } from '../pipeline/context.js';
 
 type Runner = (ctx: ExecutionContext) => Promise<unknown>;
+
+import type { Disposable, Listener } from '../events/events.js';
 import { createPolicy } from '../pipeline/create-policy.js';
 import { isNotRetryable, type OutcomePredicate, retryAfterOf } from '../pipeline/outcome.js';
 import type { Policy } from '../pipeline/policy.js';
 import type { Backoff } from './backoff.js';
-import { type GiveUpEvent, type GiveUpReason, RETRY_DEFAULTS, type RetryEvent, type RetryOptions } from './options.js';
-import type { Disposable, Listener } from '../events/events.js';
+import {
+  type GiveUpEvent,
+  type GiveUpReason,
+  RETRY_DEFAULTS,
+  type RetryEvent,
+  type RetryOptions,
+} from './options.js';
 
 export interface RetryPolicy extends Policy {
   onRetry(listener: Listener<RetryEvent>): Disposable;
@@ -42,7 +49,11 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
   }
   const retryOn =
     options.retryOn === undefined ? undefined : func<OutcomePredicate>('retry', 'retryOn', options.retryOn);
-  const maxRetryAfterMs = finiteNumber('retry', 'maxRetryAfterMs', options.maxRetryAfterMs ?? d.maxRetryAfterMs);
+  const maxRetryAfterMs = finiteNumber(
+    'retry',
+    'maxRetryAfterMs',
+    options.maxRetryAfterMs ?? d.maxRetryAfterMs,
+  );
   const clock = clockOption('retry', options.clock, systemClock);
   const random = randomOption('retry', options.random, systemRandom);
 
@@ -68,7 +79,12 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
    * Decides what follows an outcome retryOn counts: the value to return, an error to throw, or
    * `undefined` after waiting for the next attempt.
    */
-  async function afterFailure(ctx: ExecutionContext, failed: boolean, outcome: unknown, previousDelay: number | undefined) {
+  async function afterFailure(
+    ctx: ExecutionContext,
+    failed: boolean,
+    outcome: unknown,
+    previousDelay: number | undefined,
+  ) {
     const attempt = ctx.attempt;
     if (attempt >= maxAttempts) return { done: giveUp(ctx, 'max-attempts', failed, outcome) };
     if (!ctx.idempotent || (failed && isNotRetryable(outcome))) {
@@ -105,7 +121,12 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
   }
 
   /** Attempts after the first: the slow path, where an async loop costs nothing that matters. */
-  async function retryLoop(ctx: ExecutionContext, next: Runner, failed: boolean, first: unknown): Promise<unknown> {
+  async function retryLoop(
+    ctx: ExecutionContext,
+    next: Runner,
+    failed: boolean,
+    first: unknown,
+  ): Promise<unknown> {
     let outcome = first;
     let previousDelay: number | undefined;
     for (;;) {
@@ -132,7 +153,10 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
     const onError = (error: unknown): unknown =>
       retryableError(ctx, error) ? retryLoop(ctx, next, true, error) : Promise.reject(error);
     if (retryOn === undefined) return first.then(undefined, onError);
-    return first.then((value) => (retryOn({ value }, ctx) ? retryLoop(ctx, next, false, value) : value), onError);
+    return first.then(
+      (value) => (retryOn({ value }, ctx) ? retryLoop(ctx, next, false, value) : value),
+      onError,
+    );
   }
 
   return createPolicy(

@@ -35,7 +35,10 @@ export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
   function nextDue(limit: number): Timer | undefined {
     let found: Timer | undefined;
     for (const timer of timers) {
-      if (timer.due <= limit && (found === undefined || timer.due < found.due || (timer.due === found.due && timer.id < found.id))) {
+      if (
+        timer.due <= limit &&
+        (found === undefined || timer.due < found.due || (timer.due === found.due && timer.id < found.id))
+      ) {
         found = timer;
       }
     }
@@ -61,7 +64,8 @@ export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
       if (index !== -1) timers.splice(index, 1);
     },
     async advance(ms: number): Promise<void> {
-      if (!(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`fake clock: advance(ms) needs a finite ms >= 0, got ${ms}`);
+      if (!(ms >= 0) || !Number.isFinite(ms))
+        throw new RangeError(`fake clock: advance(ms) needs a finite ms >= 0, got ${ms}`);
       const target = now + ms;
       await settle();
       for (let timer = nextDue(target); timer !== undefined; timer = nextDue(target)) {
@@ -74,7 +78,8 @@ export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
     async runAll(): Promise<void> {
       await settle();
       for (let ran = 0; timers.length > 0; ran++) {
-        if (ran >= maxTimers) throw new Error(`fake clock: runAll stopped after ${maxTimers} timers; a timer keeps re-arming`);
+        if (ran >= maxTimers)
+          throw new Error(`fake clock: runAll stopped after ${maxTimers} timers; a timer keeps re-arming`);
         const timer = nextDue(Number.POSITIVE_INFINITY);
         if (timer === undefined) break;
         runTimer(timer);

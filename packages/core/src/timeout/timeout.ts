@@ -1,7 +1,14 @@
 import { type Clock, systemClock, timerNow } from '../clock/clock.js';
 import { TimerQueue } from '../clock/timer-queue.js';
 import { TimeoutError } from '../errors/errors.js';
-import { clockOption, knownKeys, nameOption, oneOf, plainObject, positiveFinite } from '../errors/validate.js';
+import {
+  clockOption,
+  knownKeys,
+  nameOption,
+  oneOf,
+  plainObject,
+  positiveFinite,
+} from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
 import type { ExecutionContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';

@@ -1,0 +1,265 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CircuitOpenError, isRejectedError } from '../errors/errors.js';
+import { backoff } from '../retry/backoff.js';
+import { createFakeClock } from '../testing/fake-clock.js';
+import { breakers } from './breakers.js';
+import { circuitBreaker } from './circuit-breaker.js';
+
+const ok = () => 'ok';
+const fail = () => {
+  throw new Error('down');
+};
+
+async function failTimes(policy: { execute(fn: () => unknown): Promise<unknown> }, n: number) {
+  for (let i = 0; i < n; i++) await policy.execute(fail).catch(() => {});
+}
+
+describe('circuitBreaker options', () => {
+  it('rejects bad options, naming them', () => {
+    expect(() => circuitBreaker({ breaker: {} as never })).toThrow(
+      /circuitBreaker: option "breaker" must be a breaker/,
+    );
+    expect(() => circuitBreaker({ halfOpenAfterMs: -5 })).toThrow(
+      new RangeError('circuitBreaker: option "halfOpenAfterMs" must be a finite number >= 0, got -5'),
+    );
+    expect(() => circuitBreaker({ halfOpenMaxCalls: 0 })).toThrow(
+      /"halfOpenMaxCalls" must be an integer >= 1, got 0/,
+    );
+    expect(() => breakers.consecutive(0)).toThrow(/breakers.consecutive: option "threshold"/);
+    expect(() => breakers.count({ failureRate: 50 })).toThrow(
+      /"failureRate" must be a fraction in \(0, 1\], got 50/,
+    );
+    expect(() => breakers.count({ size: 10, minCalls: 20 })).toThrow(/"minCalls" must be <= size \(10\)/);
+  });
+});
+
+describe('circuitBreaker', () => {
+  it('opens after n consecutive failures and rejects with CircuitOpenError carrying retryAfterMs', async () => {
+    const clock = createFakeClock();
+    const policy = circuitBreaker({ breaker: breakers.consecutive(3), halfOpenAfterMs: 1_000, clock });
+    await failTimes(policy, 2);
+    await policy.execute(ok); // a success resets the count
+    await failTimes(policy, 2);
+    expect(policy.state).toBe('closed');
+    await failTimes(policy, 1);
+    expect(policy.state).toBe('open');
+    await clock.advance(400);
+    let called = false;
+    const error = await policy
+      .execute(() => {
+        called = true;
+      })
+      .catch((e: unknown) => e);
+    expect(called).toBe(false);
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect(isRejectedError(error)).toBe(true);
+    expect((error as CircuitOpenError).code).toBe('BW_CIRCUIT_OPEN');
+    expect((error as CircuitOpenError).retryAfterMs).toBe(600);
+  });
+
+  it('opens on the failure rate over the count window once minCalls is reached', async () => {
+    const policy = circuitBreaker({ breaker: breakers.count({ size: 10, failureRate: 0.5, minCalls: 6 }) });
+    for (let i = 0; i < 4; i++) await policy.execute(ok);
+    await failTimes(policy, 3); // 3 of 7
+    expect(policy.state).toBe('closed');
+    await failTimes(policy, 1); // 4 of 8
+    expect(policy.state).toBe('open');
+  });
+
+  it('forgets calls that slid out of the count window', async () => {
+    const policy = circuitBreaker({ breaker: breakers.count({ size: 4, failureRate: 0.75, minCalls: 4 }) });
+    await failTimes(policy, 2);
+    for (let i = 0; i < 4; i++) await policy.execute(ok); // the failures leave the window
+    await failTimes(policy, 2);
+    expect(policy.state).toBe('closed'); // 2 of 4
+    await failTimes(policy, 1);
+    expect(policy.state).toBe('open'); // 3 of 4
+  });
+
+  it('half-opens after halfOpenAfterMs, closes on a successful trial and reopens on a failed one', async () => {
+    const clock = createFakeClock();
+    const policy = circuitBreaker({ breaker: breakers.consecutive(1), halfOpenAfterMs: 100, clock });
+    const changes: string[] = [];
+    policy.onStateChange((e) => changes.push(`${e.from}->${e.to}`));
+    await failTimes(policy, 1);
+    await clock.advance(100);
+    expect(policy.state).toBe('half-open');
+    await failTimes(policy, 1);
+    expect(policy.state).toBe('open');
+    await clock.advance(100);
+    await expect(policy.execute(ok)).resolves.toBe('ok');
+    expect(policy.state).toBe('closed');
+    expect(changes).toEqual([
+      'closed->open',
+      'open->half-open',
+      'half-open->open',
+      'open->half-open',
+      'half-open->closed',
+    ]);
+  });
+
+  it('takes halfOpenAfterMs from a backoff over consecutive openings', async () => {
+    const clock = createFakeClock();
+    const policy = circuitBreaker({
+      breaker: breakers.consecutive(1),
+      halfOpenAfterMs: backoff.exponential({ initialMs: 100, maxMs: 1_000, jitter: 'none' }),
+      clock,
+    });
+    const waits: Array<number | undefined> = [];
+    const probe = async () =>
+      waits.push(((await policy.execute(ok).catch((e) => e)) as CircuitOpenError).retryAfterMs);
+    await failTimes(policy, 1);
+    await probe(); // 100
+    await clock.advance(100);
+    await failTimes(policy, 1); // failed trial: second opening
+    await probe(); // 200
+    await clock.advance(200);
+    await failTimes(policy, 1);
+    await probe(); // 400
+    expect(waits).toEqual([100, 200, 400]);
+  });
+
+  it('lets at most halfOpenMaxCalls trials through at once', async () => {
+    const clock = createFakeClock();
+    const policy = circuitBreaker({
+      breaker: breakers.consecutive(1),
+      halfOpenAfterMs: 10,
+      halfOpenMaxCalls: 2,
+      clock,
+    });
+    await failTimes(policy, 1);
+    await clock.advance(10);
+    const releases: Array<() => void> = [];
+    let started = 0;
+    const trial = () =>
+      policy.execute(
+        () =>
+          new Promise<string>((resolve) => {
+            started++;
+            releases.push(() => resolve('done'));
+          }),
+      );
+    const results = [trial(), trial(), trial().catch((e: unknown) => e), trial().catch((e: unknown) => e)];
+    expect(started).toBe(2);
+    for (const release of releases) release();
+    const settled = await Promise.all(results);
+    expect(settled.slice(0, 2)).toEqual(['done', 'done']);
+    expect(settled[2]).toBeInstanceOf(CircuitOpenError);
+    expect(settled[3]).toBeInstanceOf(CircuitOpenError);
+    expect(policy.state).toBe('closed');
+  });
+
+  it('ignores late results from an earlier state', async () => {
+    const clock = createFakeClock();
+    const policy = circuitBreaker({ breaker: breakers.consecutive(1), halfOpenAfterMs: 10, clock });
+    let failSlow!: () => void;
+    const slow = policy
+      .execute(() => new Promise((_, reject) => (failSlow = () => reject(new Error('late')))))
+      .catch(() => {});
+    await failTimes(policy, 1); // opens
+    await clock.advance(10);
+    await policy.execute(ok); // trial succeeds: closed again
+    failSlow(); // a failure from the first closed period
+    await slow;
+    expect(policy.state).toBe('closed');
+  });
+
+  it('does not count the caller abort as a failure', async () => {
+    const policy = circuitBreaker({ breaker: breakers.consecutive(1) });
+    const controller = new AbortController();
+    const pending = policy.execute(
+      (ctx) =>
+        new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+      { signal: controller.signal },
+    );
+    controller.abort(new Error('client left'));
+    await expect(pending).rejects.toThrow('client left');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(policy.state).toBe('closed');
+  });
+
+  it('counts values as failures when isFailure says so', async () => {
+    const policy = circuitBreaker({
+      breaker: breakers.consecutive(2),
+      isFailure: (o) => 'value' in o && (o.value as { status: number }).status >= 500,
+    });
+    await policy.execute(() => ({ status: 503 }));
+    await policy.execute(() => ({ status: 502 }));
+    expect(policy.state).toBe('open');
+  });
+
+  it('isolate() holds the circuit open until every handle is disposed; reset() closes it', async () => {
+    const policy = circuitBreaker();
+    const a = policy.isolate();
+    const b = policy.isolate();
+    expect(policy.state).toBe('isolated');
+    const error = (await policy.execute(ok).catch((e: unknown) => e)) as CircuitOpenError;
+    expect(error.isolated).toBe(true);
+    a.dispose();
+    expect(policy.state).toBe('isolated');
+    b[Symbol.dispose]();
+    expect(policy.state).toBe('closed');
+    policy.isolate();
+    policy.reset();
+    await expect(policy.execute(ok)).resolves.toBe('ok');
+  });
+
+  it('emits onReject', async () => {
+    const policy = circuitBreaker({ breaker: breakers.consecutive(1), name: 'payments' });
+    const rejects: string[] = [];
+    policy.onReject((e) => rejects.push(`${e.name}:${e.state}`));
+    await failTimes(policy, 2);
+    expect(rejects).toEqual(['payments:open']);
+  });
+});
+
+describe('circuitBreaker state machine (property)', () => {
+  type Step = { kind: 'ok' } | { kind: 'fail' } | { kind: 'wait'; ms: number };
+  const step = fc.oneof(
+    fc.constant<Step>({ kind: 'ok' }),
+    fc.constant<Step>({ kind: 'fail' }),
+    fc.integer({ min: 1, max: 300 }).map<Step>((ms) => ({ kind: 'wait', ms })),
+  );
+
+  it('matches a reference model of consecutive(3) with halfOpenAfterMs 100', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 60 }), async (steps) => {
+        const clock = createFakeClock();
+        const policy = circuitBreaker({ breaker: breakers.consecutive(3), halfOpenAfterMs: 100, clock });
+        // Reference model, written from the contract rather than from the implementation.
+        let state: 'closed' | 'open' | 'half-open' = 'closed';
+        let failures = 0;
+        let openedAt = 0;
+        for (const s of steps) {
+          if (s.kind === 'wait') {
+            await clock.advance(s.ms);
+            continue;
+          }
+          if (state === 'open' && clock.now() - openedAt >= 100) state = 'half-open';
+          const rejectedByModel = state === 'open';
+          const outcome = await policy.execute(s.kind === 'ok' ? ok : fail).then(
+            () => 'ok',
+            (e: unknown) => (e instanceof CircuitOpenError ? 'rejected' : 'failed'),
+          );
+          if (rejectedByModel) {
+            if (outcome !== 'rejected') return false;
+            continue;
+          }
+          if (outcome !== (s.kind === 'ok' ? 'ok' : 'failed')) return false;
+          if (s.kind === 'ok') {
+            failures = 0;
+            state = 'closed';
+          } else if (state === 'half-open' || ++failures >= 3) {
+            state = 'open';
+            openedAt = clock.now();
+            failures = 0;
+          }
+          if (policy.state !== state) return false;
+        }
+        return true;
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

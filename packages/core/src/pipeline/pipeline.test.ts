@@ -1,0 +1,271 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { getEventListeners } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { backoff } from '../retry/backoff.js';
+import { retry } from '../retry/retry.js';
+import { createFakeClock } from '../testing/fake-clock.js';
+import { timeout } from '../timeout/timeout.js';
+import { compose } from './compose.js';
+import type { PolicyContext } from './context.js';
+import { createPolicy } from './create-policy.js';
+
+function tracer(name: string, log: string[]) {
+  return createPolicy({
+    name,
+    run: async (ctx, next) => {
+      log.push(`${name}:in`);
+      try {
+        return await next(ctx);
+      } finally {
+        log.push(`${name}:out`);
+      }
+    },
+  });
+}
+
+describe('execute', () => {
+  it('runs sync and async functions and returns their value', async () => {
+    const policy = compose();
+    await expect(policy.execute(() => 42)).resolves.toBe(42);
+    await expect(policy.execute(async () => 'a')).resolves.toBe('a');
+  });
+
+  it('turns a synchronous throw into a rejection', async () => {
+    const policy = compose(tracer('a', []));
+    const boom = new Error('boom');
+    const result = policy.execute(() => {
+      throw boom;
+    });
+    await expect(result).rejects.toBe(boom);
+  });
+
+  it('rejects with the reason of an already-aborted caller signal without calling fn', async () => {
+    const controller = new AbortController();
+    const reason = new Error('caller gave up');
+    controller.abort(reason);
+    let called = false;
+    await expect(
+      compose(tracer('a', [])).execute(
+        () => {
+          called = true;
+        },
+        { signal: controller.signal },
+      ),
+    ).rejects.toBe(reason);
+    expect(called).toBe(false);
+  });
+
+  it('rejects at once with the caller reason when the caller aborts mid-call, and aborts ctx.signal', async () => {
+    const controller = new AbortController();
+    let seen: AbortSignal | undefined;
+    const pending = compose(tracer('a', [])).execute(
+      (ctx) => {
+        seen = ctx.signal;
+        return new Promise(() => {}); // never settles: the caller abort alone must end the call
+      },
+      { signal: controller.signal },
+    );
+    await Promise.resolve();
+    controller.abort('stop');
+    await expect(pending).rejects.toBe('stop');
+    expect(seen?.aborted).toBe(true);
+    expect(seen?.reason).toBe('stop');
+  });
+
+  it('leaves no listener on a long-lived caller signal once calls settle', async () => {
+    const controller = new AbortController();
+    const policy = compose(
+      timeout(1_000),
+      retry({ maxAttempts: 2, backoff: backoff.constant({ delayMs: 0 }) }),
+    );
+    const calls = Array.from({ length: 50 }, (_, i) =>
+      policy.execute((ctx) => (i % 2 === 0 ? ctx.signal.aborted : Promise.resolve(i)), {
+        signal: controller.signal,
+      }),
+    );
+    expect(getEventListeners(controller.signal, 'abort').length).toBe(1);
+    await Promise.all(calls);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('fills the context from the options', async () => {
+    let seen: PolicyContext | undefined;
+    await compose(tracer('a', [])).execute(
+      (ctx) => {
+        seen = ctx;
+      },
+      {
+        key: 'k',
+        priority: 'critical',
+        deadline: 123,
+        idempotencyKey: 'id',
+        fingerprint: 'fp',
+        idempotent: false,
+      },
+    );
+    expect(seen).toMatchObject({
+      attempt: 1,
+      key: 'k',
+      priority: 'critical',
+      deadline: 123,
+      idempotencyKey: 'id',
+      fingerprint: 'fp',
+      idempotent: false,
+      pipeline: 'pipeline',
+    });
+  });
+
+  it('defaults priority to default and idempotent to true', async () => {
+    let seen: PolicyContext | undefined;
+    await tracer('a', []).execute((ctx) => {
+      seen = ctx;
+    });
+    expect(seen?.priority).toBe('default');
+    expect(seen?.idempotent).toBe(true);
+    expect(seen?.deadline).toBeUndefined();
+  });
+
+  it('hands fn the caller signal itself when nothing else can abort the call', async () => {
+    const controller = new AbortController();
+    let seen: AbortSignal | undefined;
+    await tracer('a', []).execute(
+      (ctx) => {
+        seen = ctx.signal;
+      },
+      { signal: controller.signal },
+    );
+    expect(seen).toBe(controller.signal);
+  });
+});
+
+describe('wrap', () => {
+  it('passes the arguments through and the context last', async () => {
+    const policy = compose(tracer('a', []));
+    const add = policy.wrap((a: number, b: number, ctx: PolicyContext) => a + b + ctx.attempt);
+    await expect(add(1, 2)).resolves.toBe(4);
+  });
+
+  it('rejects a non-function', () => {
+    expect(() => compose().wrap(5 as never)).toThrow(TypeError);
+  });
+});
+
+describe('compose', () => {
+  it('runs policies outermost first', async () => {
+    const log: string[] = [];
+    await compose(tracer('a', log), tracer('b', log), tracer('c', log)).execute(() => log.push('fn'));
+    expect(log).toEqual(['a:in', 'b:in', 'c:in', 'fn', 'c:out', 'b:out', 'a:out']);
+  });
+
+  it('flattens nested pipelines and keeps the outer name', async () => {
+    const log: string[] = [];
+    let pipeline: string | undefined;
+    const inner = compose({ name: 'inner' }, tracer('b', log), tracer('c', log));
+    await compose({ name: 'outer' }, tracer('a', log), inner).execute((ctx) => {
+      pipeline = ctx.pipeline;
+    });
+    expect(log).toEqual(['a:in', 'b:in', 'c:in', 'c:out', 'b:out', 'a:out']);
+    expect(pipeline).toBe('outer');
+  });
+
+  it('reports an inner timeout longer than the outer one', () => {
+    expect(() =>
+      compose(timeout(1_000, { name: 'total' }), retry(), timeout(5_000, { name: 'attempt' })),
+    ).toThrow(
+      /timeout "attempt" \(5000 ms, position 3\) is longer than the timeout "total" \(1000 ms, position 1\)/,
+    );
+    expect(() => compose(timeout(5_000), retry(), timeout(1_000))).not.toThrow();
+  });
+
+  it('rejects arguments that are not policies', () => {
+    expect(() => compose(timeout(10), {} as never)).toThrow(/argument 2 is not a policy/);
+    expect(() => compose({ name: 5 } as never)).toThrow(/option "name" must be a non-empty string, got 5/);
+  });
+});
+
+describe('createPolicy', () => {
+  it('validates its options', () => {
+    expect(() => createPolicy({ name: '', run: async () => 1 })).toThrow(/createPolicy: option "name"/);
+    expect(() => createPolicy({ name: 'x', run: 'no' as never })).toThrow(/createPolicy: option "run"/);
+  });
+
+  it('turns a custom run that throws synchronously into a rejection', async () => {
+    const policy = createPolicy({
+      name: 'bad',
+      run: () => {
+        throw new Error('sync');
+      },
+    });
+    await expect(policy.execute(() => 1)).rejects.toThrow('sync');
+  });
+});
+
+describe('events', () => {
+  it('calls onSuccess and onFailure listeners until disposed', async () => {
+    const clock = createFakeClock({ now: 1_000 });
+    const policy = compose({ name: 'checkout' }, timeout(500, { clock }));
+    const seen: string[] = [];
+    const success = policy.onSuccess((e) => seen.push(`${e.event}:${e.name}:${e.pipeline}`));
+    const failure = policy.onFailure((e) => seen.push(`${e.event}:${(e.error as Error).message}`));
+    await policy.execute(() => 1);
+    await policy.execute(() => Promise.reject(new Error('nope'))).catch(() => {});
+    success.dispose();
+    failure[Symbol.dispose]();
+    await policy.execute(() => 1);
+    expect(seen).toEqual(['success:checkout:checkout', 'failure:nope']);
+  });
+
+  it('publishes on the diagnostics channels breakwater:<kind> and breakwater:<kind>:<event>', async () => {
+    const clock = createFakeClock();
+    const policy = retry({
+      maxAttempts: 2,
+      backoff: backoff.constant({ delayMs: 10 }),
+      clock,
+      name: 'flaky',
+    });
+    const byKind: unknown[] = [];
+    const byEvent: unknown[] = [];
+    const onKind = (message: unknown) => byKind.push(message);
+    const onEvent = (message: unknown) => byEvent.push(message);
+    subscribe('breakwater:retry', onKind);
+    subscribe('breakwater:retry:retry', onEvent);
+    try {
+      let calls = 0;
+      const pending = policy.execute(() => {
+        calls++;
+        if (calls === 1) throw new Error('once');
+        return 'ok';
+      });
+      await clock.advance(10);
+      await expect(pending).resolves.toBe('ok');
+    } finally {
+      unsubscribe('breakwater:retry', onKind);
+      unsubscribe('breakwater:retry:retry', onEvent);
+    }
+    expect(byEvent).toEqual([
+      expect.objectContaining({ event: 'retry', name: 'flaky', attempt: 1, delayMs: 10 }),
+    ]);
+    expect(byKind).toEqual([
+      expect.objectContaining({ event: 'retry', name: 'flaky' }),
+      expect.objectContaining({ event: 'success', name: 'flaky' }),
+    ]);
+  });
+
+  it('keeps calling the policy when a listener throws', async () => {
+    const policy = compose(tracer('a', []));
+    policy.onSuccess(() => {
+      throw new Error('listener bug');
+    });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      await expect(policy.execute(() => 7)).resolves.toBe(7);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.some((w) => w.includes('listener bug'))).toBe(true);
+  });
+});

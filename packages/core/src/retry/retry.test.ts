@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest';
+import { BreakwaterError } from '../errors/errors.js';
+import { createFakeClock } from '../testing/fake-clock.js';
+import { backoff } from './backoff.js';
+import { retry } from './retry.js';
+
+function failing(times: number, error: () => unknown = () => new Error('flaky')) {
+  let calls = 0;
+  const fn = () => {
+    calls++;
+    if (calls <= times) throw error();
+    return `ok after ${calls}`;
+  };
+  return { fn, calls: () => calls };
+}
+
+describe('retry options', () => {
+  it('rejects bad options, naming the option and the value', () => {
+    expect(() => retry({ maxAttempts: 0 })).toThrow(
+      new RangeError('retry: option "maxAttempts" must be an integer >= 1 (or Infinity), got 0'),
+    );
+    expect(() => retry({ maxAttempts: 1.5 })).toThrow(RangeError);
+    expect(() => retry({ backoff: 100 as never })).toThrow(/retry: option "backoff" must be a backoff/);
+    expect(() => retry({ retryOn: true as never })).toThrow(
+      /retry: option "retryOn" must be a function, got true/,
+    );
+    expect(() => retry({ maxAttemps: 3 } as never)).toThrow(/retry: unknown option "maxAttemps"/);
+    expect(() => retry({ clock: {} as never })).toThrow(/retry: option "clock"/);
+  });
+});
+
+describe('retry', () => {
+  it('retries failures up to maxAttempts with the backoff between attempts', async () => {
+    const clock = createFakeClock();
+    const { fn, calls } = failing(2);
+    const attempts: number[] = [];
+    const result = retry({ maxAttempts: 3, backoff: backoff.constant({ delayMs: 100 }), clock }).execute(
+      (ctx) => {
+        attempts.push(ctx.attempt);
+        return fn();
+      },
+    );
+    await clock.advance(99);
+    expect(calls()).toBe(1);
+    await clock.advance(1);
+    expect(calls()).toBe(2);
+    await clock.advance(100);
+    await expect(result).resolves.toBe('ok after 3');
+    expect(attempts).toEqual([1, 2, 3]);
+  });
+
+  it('rethrows the last error when attempts run out and reports give-up', async () => {
+    const clock = createFakeClock();
+    let n = 0;
+    const policy = retry({ maxAttempts: 3, backoff: backoff.constant({ delayMs: 0 }), clock });
+    const reasons: string[] = [];
+    policy.onGiveUp((e) => reasons.push(`${e.reason}:${e.attempts}`));
+    const result = policy.execute(() => {
+      n++;
+      throw new Error(`failure ${n}`);
+    });
+    await expect(result).rejects.toThrow('failure 3');
+    expect(reasons).toEqual(['max-attempts:3']);
+  });
+
+  it('does not wait on a timer for a zero delay', async () => {
+    const clock = createFakeClock();
+    const { fn } = failing(2);
+    // Nothing advances the fake clock: a timer, even of 0 ms, would never fire.
+    await expect(retry({ backoff: backoff.constant({ delayMs: 0 }), clock }).execute(fn)).resolves.toBe(
+      'ok after 3',
+    );
+    expect(clock.pending).toBe(0);
+  });
+
+  it('retries values that retryOn selects and returns the last one when attempts run out', async () => {
+    let n = 0;
+    const policy = retry({
+      maxAttempts: 3,
+      backoff: backoff.constant({ delayMs: 0 }),
+      retryOn: (outcome) => 'value' in outcome && outcome.value === 'busy',
+    });
+    await expect(policy.execute(() => (++n < 2 ? 'busy' : 'done'))).resolves.toBe('done');
+    await expect(policy.execute(() => 'busy')).resolves.toBe('busy');
+  });
+
+  it('passes errors through that retryOn rejects', async () => {
+    const { fn, calls } = failing(5);
+    const policy = retry({ retryOn: (o) => 'error' in o && (o.error as Error).message !== 'flaky' });
+    await expect(policy.execute(fn)).rejects.toThrow('flaky');
+    expect(calls()).toBe(1);
+  });
+
+  it('does not repeat a call marked idempotent: false, nor an error with retryable: false', async () => {
+    const clock = createFakeClock();
+    const policy = retry({ clock });
+    const a = failing(5);
+    await expect(policy.execute(a.fn, { idempotent: false })).rejects.toThrow('flaky');
+    expect(a.calls()).toBe(1);
+    const b = failing(5, () => new BreakwaterError('BW_X', 'do not repeat', { retryable: false }));
+    await expect(policy.execute(b.fn)).rejects.toThrow('do not repeat');
+    expect(b.calls()).toBe(1);
+  });
+
+  it('waits at least retryAfterMs from an error or a value', async () => {
+    const clock = createFakeClock();
+    const { fn, calls } = failing(1, () => Object.assign(new Error('slow down'), { retryAfterMs: 5_000 }));
+    const result = retry({ backoff: backoff.constant({ delayMs: 10 }), clock }).execute(fn);
+    await clock.advance(4_999);
+    expect(calls()).toBe(1);
+    await clock.advance(1);
+    await expect(result).resolves.toBe('ok after 2');
+
+    let n = 0;
+    const byValue = retry({
+      backoff: backoff.constant({ delayMs: 10 }),
+      clock,
+      retryOn: (o) => 'value' in o && (o.value as { status: number }).status === 429,
+    }).execute(() => (++n === 1 ? { status: 429, retryAfterMs: 300 } : { status: 200 }));
+    await clock.advance(299);
+    expect(n).toBe(1);
+    await clock.advance(1);
+    await expect(byValue).resolves.toEqual({ status: 200 });
+  });
+
+  it('gives up rather than come back early when retryAfterMs exceeds maxRetryAfterMs', async () => {
+    const clock = createFakeClock();
+    const { fn, calls } = failing(1, () =>
+      Object.assign(new Error('come back tomorrow'), { retryAfterMs: 86_400_000 }),
+    );
+    const policy = retry({ clock, maxRetryAfterMs: 60_000 });
+    const reasons: string[] = [];
+    policy.onGiveUp((e) => reasons.push(e.reason));
+    await expect(policy.execute(fn)).rejects.toThrow('come back tomorrow');
+    expect(calls()).toBe(1);
+    expect(reasons).toEqual(['retry-after-too-long']);
+  });
+
+  it('starts no delay that would end past the deadline', async () => {
+    const clock = createFakeClock({ now: 0 });
+    const { fn, calls } = failing(5);
+    const policy = retry({ maxAttempts: 5, backoff: backoff.constant({ delayMs: 100 }), clock });
+    const result = policy.execute(fn, { deadline: 250 }).catch((e: Error) => e.message);
+    await clock.advance(200);
+    expect(await result).toBe('flaky');
+    // Attempts at 0, 100 and 200; the next delay would end at 300, past the deadline of 250.
+    expect(calls()).toBe(3);
+    expect(clock.now()).toBe(200);
+  });
+
+  it('ends a delay at once when the caller aborts, rejecting with the caller reason', async () => {
+    const clock = createFakeClock();
+    const controller = new AbortController();
+    const { fn, calls } = failing(5);
+    const result = retry({ backoff: backoff.constant({ delayMs: 10_000 }), clock }).execute(fn, {
+      signal: controller.signal,
+    });
+    await clock.advance(1);
+    controller.abort('user left');
+    await expect(result).rejects.toBe('user left');
+    await clock.runAll();
+    expect(calls()).toBe(1);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('does not retry the caller abort reason', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const result = retry({ backoff: backoff.constant({ delayMs: 0 }) }).execute(
+      (ctx) => {
+        calls++;
+        controller.abort(new Error('bye'));
+        throw ctx.signal.reason;
+      },
+      { signal: controller.signal },
+    );
+    await expect(result).rejects.toThrow('bye');
+    expect(calls).toBe(1);
+  });
+
+  it('emits onRetry with the attempt, delay and error', async () => {
+    const clock = createFakeClock();
+    const policy = retry({
+      backoff: backoff.exponential({ initialMs: 10, jitter: 'none' }),
+      clock,
+      name: 'api',
+    });
+    const events: unknown[] = [];
+    policy.onRetry((e) =>
+      events.push({ attempt: e.attempt, delayMs: e.delayMs, message: (e.error as Error).message }),
+    );
+    const { fn } = failing(2);
+    const result = policy.execute(fn);
+    await clock.advance(30);
+    await result;
+    expect(events).toEqual([
+      { attempt: 1, delayMs: 10, message: 'flaky' },
+      { attempt: 2, delayMs: 20, message: 'flaky' },
+    ]);
+  });
+
+  it('uses the injected random for jitter', async () => {
+    const clock = createFakeClock();
+    const delays: number[] = [];
+    const policy = retry({ backoff: backoff.exponential({ initialMs: 100 }), clock, random: () => 0.5 });
+    policy.onRetry((e) => delays.push(e.delayMs));
+    const result = policy.execute(failing(2).fn);
+    await clock.advance(1_000);
+    await result;
+    expect(delays).toEqual([50, 100]);
+  });
+});

@@ -1,0 +1,233 @@
+import { describe, expect, it } from 'vitest';
+import { isBreakwaterError, isRejectedError, TimeoutError } from '../errors/errors.js';
+import { compose } from '../pipeline/compose.js';
+import type { PolicyContext } from '../pipeline/context.js';
+import { backoff } from '../retry/backoff.js';
+import { retry } from '../retry/retry.js';
+import { createFakeClock } from '../testing/fake-clock.js';
+import { timeout } from './timeout.js';
+
+/** fn that settles only when its signal aborts, then rejects with the reason (as fetch does). */
+function untilAborted(ctx: PolicyContext): Promise<never> {
+  return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+}
+
+describe('timeout options', () => {
+  it('requires a positive finite ms', () => {
+    expect(() => timeout(0)).toThrow(
+      new RangeError('timeout: option "ms" must be a positive finite number, got 0'),
+    );
+    expect(() => timeout(Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(() => timeout('5' as never)).toThrow(TypeError);
+    expect(() => timeout(10, { mode: 'rude' as never })).toThrow(
+      /timeout: option "mode" must be one of 'cooperative', 'aggressive', got "rude"/,
+    );
+    expect(() => timeout(10, { modes: 'x' } as never)).toThrow(/unknown option "modes"/);
+  });
+});
+
+describe('cooperative timeout', () => {
+  it('aborts ctx.signal with a TimeoutError at expiry and rejects with it after fn settles', async () => {
+    const clock = createFakeClock();
+    const policy = timeout(100, { clock });
+    let reason: unknown;
+    const result = policy.execute(async (ctx) => {
+      try {
+        return await untilAborted(ctx);
+      } catch (error) {
+        reason = error;
+        return 'fn swallowed the abort';
+      }
+    });
+    const settled = result.catch((e: unknown) => e);
+    await clock.advance(99);
+    expect(reason).toBeUndefined();
+    await clock.advance(1);
+    const error = await settled;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toBe(reason);
+    expect(isBreakwaterError(error) && isRejectedError(error) && error.code === 'BW_TIMEOUT').toBe(true);
+  });
+
+  it('waits for fn to settle before rejecting', async () => {
+    const clock = createFakeClock();
+    let finish!: () => void;
+    let settled = false;
+    const result = timeout(50, { clock })
+      .execute(() => new Promise<void>((resolve) => (finish = resolve)))
+      .catch((e: unknown) => e)
+      .finally(() => {
+        settled = true;
+      });
+    await clock.advance(500);
+    expect(settled).toBe(false);
+    finish();
+    expect(await result).toBeInstanceOf(TimeoutError);
+  });
+
+  it('passes the value through when fn finishes in time and leaves no timer behind', async () => {
+    const clock = createFakeClock();
+    const policy = timeout(100, { clock });
+    await expect(policy.execute(() => 'fast')).resolves.toBe('fast');
+    await clock.advance(100);
+    await clock.runAll();
+    expect(clock.pending).toBe(0);
+  });
+
+  it('passes fn errors through unchanged', async () => {
+    const clock = createFakeClock();
+    const boom = new Error('boom');
+    await expect(timeout(100, { clock }).execute(() => Promise.reject(boom))).rejects.toBe(boom);
+  });
+
+  it('times out many concurrent calls in order, each at its own expiry', async () => {
+    const clock = createFakeClock();
+    const policy = timeout(100, { clock });
+    const outcomes: string[] = [];
+    const a = policy.execute(untilAborted).catch(() => outcomes.push(`a@${clock.now()}`));
+    await clock.advance(30);
+    const b = policy.execute(untilAborted).catch(() => outcomes.push(`b@${clock.now()}`));
+    const fast = policy.execute(() => 'fast');
+    await clock.advance(70);
+    expect(outcomes).toEqual(['a@100']);
+    await clock.advance(30);
+    await Promise.all([a, b]);
+    expect(outcomes).toEqual(['a@100', 'b@130']);
+    await expect(fast).resolves.toBe('fast');
+  });
+
+  it('uses the earlier of its own expiry and the caller deadline', async () => {
+    const clock = createFakeClock({ now: 1_000 });
+    const policy = timeout(1_000, { clock });
+    let deadline: number | undefined;
+    const result = policy
+      .execute(
+        (ctx) => {
+          deadline = ctx.deadline;
+          return untilAborted(ctx);
+        },
+        { deadline: 1_200 },
+      )
+      .catch((e: unknown) => e);
+    expect(deadline).toBe(1_200);
+    await clock.advance(199);
+    await clock.advance(1);
+    const error = await result;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).timeoutMs).toBe(200);
+  });
+
+  it('rejects without calling fn when the deadline has already passed', async () => {
+    const clock = createFakeClock({ now: 5_000 });
+    let called = false;
+    await expect(
+      timeout(100, { clock }).execute(
+        () => {
+          called = true;
+        },
+        { deadline: 4_000 },
+      ),
+    ).rejects.toBeInstanceOf(TimeoutError);
+    expect(called).toBe(false);
+  });
+
+  it('never lets an inner timeout extend the outer deadline', async () => {
+    const clock = createFakeClock();
+    const deadlines: Array<number | undefined> = [];
+    await compose(timeout(100, { clock }), timeout(80, { clock })).execute((ctx) => {
+      deadlines.push(ctx.deadline);
+    });
+    await compose(timeout(100, { clock }), timeout(100, { clock })).execute((ctx) => {
+      deadlines.push(ctx.deadline);
+    });
+    expect(deadlines).toEqual([80, 100]);
+  });
+
+  it('aborts an attempt running under an inner timeout when the outer one fires first', async () => {
+    const clock = createFakeClock();
+    const outer = timeout(70, { clock, name: 'outer' });
+    const inner = timeout(40, { clock, name: 'inner' });
+    const result = compose(
+      outer,
+      retry({ maxAttempts: 5, backoff: backoff.constant({ delayMs: 20 }), clock }),
+      inner,
+    )
+      .execute(untilAborted)
+      .catch((e: unknown) => e);
+    await clock.advance(40); // inner fires; retry waits 20 ms (60 < the outer deadline of 70)
+    await clock.advance(30); // attempt 2 runs from 60; the outer timeout fires at 70
+    const error = (await result) as TimeoutError;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.policy).toBe('outer');
+  });
+
+  it('surfaces the inner TimeoutError when retry cannot fit another delay before the outer deadline', async () => {
+    const clock = createFakeClock();
+    const outer = timeout(50, { clock, name: 'outer' });
+    const inner = timeout(40, { clock, name: 'inner' });
+    const result = compose(
+      outer,
+      retry({ maxAttempts: 5, backoff: backoff.constant({ delayMs: 20 }), clock }),
+      inner,
+    )
+      .execute(untilAborted)
+      .catch((e: unknown) => e);
+    await clock.advance(40);
+    const error = (await result) as TimeoutError;
+    expect(error.policy).toBe('inner');
+    expect(clock.now()).toBe(40);
+  });
+
+  it('emits onTimeout', async () => {
+    const clock = createFakeClock();
+    const policy = timeout(10, { clock, name: 'db' });
+    const events: unknown[] = [];
+    policy.onTimeout((e) => events.push(e));
+    const result = policy.execute(untilAborted).catch(() => {});
+    await clock.advance(10);
+    await result;
+    expect(events).toEqual([{ event: 'timeout', name: 'db', pipeline: undefined, timeoutMs: 10 }]);
+  });
+
+  it('lets a caller abort win over the timeout', async () => {
+    const clock = createFakeClock();
+    const controller = new AbortController();
+    const result = timeout(100, { clock }).execute(untilAborted, { signal: controller.signal });
+    controller.abort('mine');
+    await expect(result).rejects.toBe('mine');
+  });
+});
+
+describe('aggressive timeout', () => {
+  it('rejects at expiry without waiting for fn', async () => {
+    const clock = createFakeClock();
+    let aborted = false;
+    const result = timeout(100, { clock, mode: 'aggressive' })
+      .execute(
+        (ctx) =>
+          new Promise(() => {
+            ctx.signal.addEventListener('abort', () => {
+              aborted = true;
+            });
+          }),
+      )
+      .catch((e: unknown) => e);
+    await clock.advance(100);
+    expect(await result).toBeInstanceOf(TimeoutError);
+    expect(aborted).toBe(true);
+  });
+
+  it('rejects at a deadline that comes first', async () => {
+    const clock = createFakeClock();
+    const result = timeout(100, { clock, mode: 'aggressive' })
+      .execute(() => new Promise(() => {}), { deadline: 30 })
+      .catch((e: unknown) => e);
+    await clock.advance(30);
+    expect(await result).toBeInstanceOf(TimeoutError);
+  });
+
+  it('resolves when fn is fast', async () => {
+    const clock = createFakeClock();
+    await expect(timeout(100, { clock, mode: 'aggressive' }).execute(async () => 3)).resolves.toBe(3);
+  });
+});
