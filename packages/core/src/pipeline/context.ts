@@ -140,7 +140,7 @@ export class ExecutionContext implements PolicyContext, TimerEntry {
     let root: ExecutionContext = this;
     while (root.parent !== undefined) root = root.parent;
     const signal = root.callerSignal;
-    return signal?.aborted && signal.reason === error;
+    return signal?.aborted === true && signal.reason === error;
   }
 
   get signal(): AbortSignal {
