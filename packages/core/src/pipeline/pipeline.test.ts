@@ -79,7 +79,7 @@ describe('execute', () => {
       retry({ maxAttempts: 2, backoff: backoff.constant({ delayMs: 0 }) }),
     );
     const calls = Array.from({ length: 50 }, (_, i) =>
-      policy.execute((ctx) => (i % 2 === 0 ? ctx.signal.aborted : Promise.resolve(i)), {
+      policy.execute((ctx) => (i % 2 === 0 ? Number(ctx.signal.aborted) : Promise.resolve(i)), {
         signal: controller.signal,
       }),
     );
