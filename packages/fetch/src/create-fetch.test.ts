@@ -1,0 +1,276 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import {
+  backoff,
+  breakers,
+  CircuitOpenError,
+  circuitBreaker,
+  compose,
+  retry,
+  TimeoutError,
+  timeout,
+} from '@breakwater/core';
+import { createFakeClock } from '@breakwater/core/testing';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createFetch } from './create-fetch.js';
+import { parseRetryAfter, ResponseError } from './response-error.js';
+
+interface Seen {
+  method: string;
+  body: string;
+  headers: IncomingMessage['headers'];
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, n: number, socket: Socket) => void;
+
+const servers: Server[] = [];
+
+/** A real HTTP server on 127.0.0.1, port 0; `handle` is called with the 1-based request number. */
+async function serve(handle: Handler) {
+  const seen: Seen[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', body, headers: req.headers });
+      handle(req, res, seen.length, req.socket);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/`, seen, sockets };
+}
+
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+const status =
+  (code: number, headers: Record<string, string> = {}) =>
+  (_: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(code, { 'content-type': 'text/plain', ...headers });
+    res.end(`status ${code}`);
+  };
+
+const quickRetry = (maxAttempts = 3) => retry({ maxAttempts, backoff: backoff.constant({ delayMs: 0 }) });
+
+describe('createFetch', () => {
+  it('validates its options', () => {
+    expect(() => createFetch({} as never)).toThrow(
+      'createFetch: option "policy" must be a Breakwater policy, got undefined',
+    );
+    expect(() => createFetch({ policy: quickRetry(), fetch: 'x' as never })).toThrow(
+      /option "fetch" must be a function/,
+    );
+  });
+
+  it('passes a successful response through untouched', async () => {
+    const server = await serve(status(200));
+    const response = await createFetch({ policy: quickRetry() })(server.url);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('status 200');
+  });
+
+  it('retries 5xx for idempotent methods and returns the success', async () => {
+    const server = await serve((req, res, n) => status(n < 3 ? 503 : 200)(req, res));
+    const response = await createFetch({ policy: quickRetry() })(server.url);
+    expect(response.status).toBe(200);
+    expect(server.seen).toHaveLength(3);
+  });
+
+  it('returns the last failing response, body intact, when retries run out', async () => {
+    const server = await serve((req, res, n) => status(n === 1 ? 502 : 504)(req, res));
+    const response = await createFetch({ policy: quickRetry(2) })(server.url);
+    expect(response.status).toBe(504);
+    expect(await response.text()).toBe('status 504');
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('counts 408 and 429 as failures but not 404', async () => {
+    const server = await serve((req, res, n) => status(n === 1 ? 408 : n === 2 ? 429 : 404)(req, res));
+    const response = await createFetch({ policy: quickRetry() })(server.url);
+    expect(response.status).toBe(404);
+    expect(server.seen).toHaveLength(3);
+  });
+
+  it('does not repeat a POST without an Idempotency-Key', async () => {
+    const server = await serve(status(503));
+    const response = await createFetch({ policy: quickRetry() })(server.url, {
+      method: 'POST',
+      body: 'order',
+    });
+    expect(response.status).toBe(503);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('repeats a POST with an Idempotency-Key, sending the same body each time', async () => {
+    const server = await serve((req, res, n) => status(n < 3 ? 503 : 201)(req, res));
+    const response = await createFetch({ policy: quickRetry() })(server.url, {
+      method: 'POST',
+      headers: { 'Idempotency-Key': 'order-42' },
+      body: JSON.stringify({ item: 1 }),
+    });
+    expect(response.status).toBe(201);
+    expect(server.seen.map((s) => [s.body, s.headers['idempotency-key']])).toEqual([
+      ['{"item":1}', 'order-42'],
+      ['{"item":1}', 'order-42'],
+      ['{"item":1}', 'order-42'],
+    ]);
+  });
+
+  it('sends a stream body once, even with an Idempotency-Key', async () => {
+    const server = await serve(status(503));
+    const response = await createFetch({ policy: quickRetry() })(server.url, {
+      method: 'PUT',
+      headers: { 'Idempotency-Key': 'k' },
+      body: Readable.toWeb(Readable.from(['chunk'])) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(503);
+    expect(server.seen).toHaveLength(1);
+    expect(server.seen[0]?.body).toBe('chunk');
+  });
+
+  it('retries a connection reset', async () => {
+    const server = await serve((req, res, n, socket) => (n === 1 ? socket.destroy() : status(200)(req, res)));
+    const response = await createFetch({ policy: quickRetry() })(server.url);
+    expect(response.status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('rejects with the network error when a reset is not retried', async () => {
+    const server = await serve((_req, _res, _n, socket) => socket.destroy());
+    const error = await createFetch({ policy: compose() })(server.url).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+  });
+
+  it('cancels the body of a discarded response so its socket is let go', async () => {
+    let firstSocket: Socket | undefined;
+    const server = await serve((req, res, n, socket) => {
+      if (n === 1) {
+        firstSocket = socket;
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.write('a body that never ends');
+        return;
+      }
+      status(200)(req, res);
+    });
+    const response = await createFetch({ policy: quickRetry() })(server.url);
+    expect(response.status).toBe(200);
+    // If the 503 body were left unread, this socket would stay open (and busy) for good.
+    await vi.waitFor(() => expect(firstSocket?.destroyed).toBe(true), { timeout: 5_000 });
+  });
+
+  it('honours Retry-After in seconds before the next attempt', async () => {
+    const clock = createFakeClock({ now: Date.parse('2026-01-01T00:00:00Z') });
+    const server = await serve((req, res, n) =>
+      status(n === 1 ? 503 : 200, n === 1 ? { 'retry-after': '2' } : {})(req, res),
+    );
+    const policy = retry({ backoff: backoff.constant({ delayMs: 0 }), clock });
+    const pending = createFetch({ policy, now: clock.now })(server.url);
+    await vi.waitFor(() => expect(clock.pending).toBe(1));
+    await clock.advance(1_999);
+    expect(server.seen).toHaveLength(1);
+    await clock.advance(1);
+    expect((await pending).status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('honours Retry-After as an HTTP date', async () => {
+    const start = Date.parse('2026-01-01T00:00:00Z');
+    const clock = createFakeClock({ now: start });
+    const date = new Date(start + 3_000).toUTCString();
+    const server = await serve((req, res, n) =>
+      status(n === 1 ? 429 : 200, n === 1 ? { 'retry-after': date } : {})(req, res),
+    );
+    const pending = createFetch({ policy: retry({ clock }), now: clock.now })(server.url);
+    await vi.waitFor(() => expect(clock.pending).toBe(1));
+    await clock.advance(2_999);
+    expect(server.seen).toHaveLength(1);
+    await clock.advance(1);
+    expect((await pending).status).toBe(200);
+  });
+
+  it('returns the 429 at once when Retry-After is beyond maxRetryAfterMs', async () => {
+    const server = await serve(status(429, { 'retry-after': '3600' }));
+    const response = await createFetch({ policy: retry({ maxRetryAfterMs: 60_000 }) })(server.url);
+    expect(response.status).toBe(429);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it('aborts a stalled request when the timeout fires and rejects with TimeoutError', async () => {
+    const clock = createFakeClock();
+    let stalledSocket: Socket | undefined;
+    const server = await serve((_req, _res, _n, socket) => {
+      stalledSocket = socket; // never answers
+    });
+    const pending = createFetch({ policy: timeout(5_000, { clock }) })(server.url).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(server.seen).toHaveLength(1));
+    await clock.advance(5_000);
+    expect(await pending).toBeInstanceOf(TimeoutError);
+    await vi.waitFor(() => expect(stalledSocket?.destroyed).toBe(true), { timeout: 5_000 });
+  });
+
+  it('rejects with the caller reason when the caller aborts, as fetch does', async () => {
+    const server = await serve(() => {});
+    const controller = new AbortController();
+    const pending = createFetch({ policy: quickRetry() })(server.url, { signal: controller.signal });
+    await vi.waitFor(() => expect(server.seen).toHaveLength(1));
+    const reason = new Error('navigated away');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+  });
+
+  it('lets the breaker count failure statuses and reject with CircuitOpenError once open', async () => {
+    const server = await serve(status(500));
+    const resilient = createFetch({ policy: circuitBreaker({ breaker: breakers.consecutive(2) }) });
+    expect((await resilient(server.url)).status).toBe(500);
+    expect((await resilient(server.url)).status).toBe(500);
+    await expect(resilient(server.url)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(server.seen).toHaveLength(2);
+  });
+
+  it('accepts a Request and per-call options in init.breakwater', async () => {
+    const server = await serve((req, res, n) => status(n === 1 ? 503 : 200)(req, res));
+    const resilient = createFetch({ policy: quickRetry() });
+    const noRetry = await resilient(new Request(server.url), { breakwater: { idempotent: false } });
+    expect(noRetry.status).toBe(503);
+    expect((await resilient(new Request(server.url))).status).toBe(200);
+  });
+
+  it('raises ResponseError inside the pipeline with the response and Retry-After', async () => {
+    const server = await serve(status(503, { 'retry-after': '7' }));
+    const seen: unknown[] = [];
+    const policy = retry({ maxAttempts: 1 });
+    policy.onGiveUp((e) => seen.push(e.error));
+    await createFetch({ policy })(server.url);
+    const error = seen[0] as ResponseError;
+    expect(error).toBeInstanceOf(ResponseError);
+    expect(error.code).toBe('BW_HTTP_STATUS');
+    expect(error.status).toBe(503);
+    expect(error.retryAfterMs).toBe(7_000);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads delay-seconds and HTTP dates, and ignores garbage', () => {
+    expect(parseRetryAfter('120', 0)).toBe(120_000);
+    expect(parseRetryAfter('Thu, 01 Jan 1970 00:00:05 GMT', 1_000)).toBe(4_000);
+    expect(parseRetryAfter('Thu, 01 Jan 1970 00:00:05 GMT', 9_000)).toBe(0);
+    expect(parseRetryAfter('soon', 0)).toBeUndefined();
+    expect(parseRetryAfter(null, 0)).toBeUndefined();
+  });
+});
