@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BreakwaterError } from '../errors/errors.js';
 import { createFakeClock } from '../testing/fake-clock.js';
@@ -208,5 +209,27 @@ describe('retry', () => {
     await clock.advance(1_000);
     await result;
     expect(delays).toEqual([50, 100]);
+  });
+});
+
+describe('retry with the system clock', () => {
+  it('keeps a script alive through a retry delay (a delay the caller awaits is not unref-ed)', () => {
+    const entry = new URL('../index.ts', import.meta.url).href;
+    const script = `
+      const { retry, backoff } = await import(${JSON.stringify(entry)});
+      let calls = 0;
+      const value = await retry({ backoff: backoff.constant({ delayMs: 20 }) }).execute(() => {
+        if (++calls < 3) throw new Error('flaky');
+        return 'done after ' + calls;
+      });
+      console.log(value);
+    `;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    expect(child.stderr).not.toMatch(/unsettled top-level await/i);
+    expect(child.stdout.trim()).toBe('done after 3');
+    expect(child.status).toBe(0);
   });
 });
