@@ -1,6 +1,6 @@
 import { systemClock } from '../clock/clock.js';
 import { BulkheadFullError } from '../errors/errors.js';
-import { clockOption, integer, knownKeys, nameOption, optionError, plainObject } from '../errors/validate.js';
+import { checkOptions, clockOption, integer, nameOption, optionError } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
 import type { ExecutionContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
@@ -26,8 +26,7 @@ type Runner = (ctx: ExecutionContext) => Promise<unknown>;
 
 /** Bounds concurrency, with an optional bounded queue. Slots pass to waiters in arrival order. */
 export function bulkhead(options: BulkheadOptions = {}): BulkheadPolicy {
-  plainObject('bulkhead', 'options', options);
-  knownKeys('bulkhead', options as Record<string, unknown>, KNOWN);
+  checkOptions('bulkhead', options, KNOWN);
   const d = BULKHEAD_DEFAULTS;
   const name = nameOption('bulkhead', options.name, d.name);
   const maxConcurrent = integer('bulkhead', 'maxConcurrent', options.maxConcurrent ?? d.maxConcurrent, 1);

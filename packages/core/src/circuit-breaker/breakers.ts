@@ -1,4 +1,4 @@
-import { fraction, integer, knownKeys, optionError, plainObject } from '../errors/validate.js';
+import { checkOptions, fraction, integer, optionError } from '../errors/validate.js';
 
 /** The failure-counting window of one circuit. */
 export interface BreakerWindow {
@@ -50,8 +50,7 @@ export function consecutive(threshold: number): Breaker {
 
 /** Opens when the failure rate over the last `size` calls reaches `failureRate` (after `minCalls` calls). */
 export function count(options: CountBreakerOptions = {}): Breaker {
-  plainObject('breakers.count', 'options', options);
-  knownKeys('breakers.count', options as Record<string, unknown>, ['size', 'failureRate', 'minCalls']);
+  checkOptions('breakers.count', options, ['size', 'failureRate', 'minCalls']);
   const d = COUNT_BREAKER_DEFAULTS;
   const size = integer('breakers.count', 'size', options.size ?? d.size, 1);
   const failureRate = fraction('breakers.count', 'failureRate', options.failureRate ?? d.failureRate);

@@ -1,14 +1,13 @@
 import { systemClock, systemRandom } from '../clock/clock.js';
 import { CircuitOpenError } from '../errors/errors.js';
 import {
+  checkOptions,
   clockOption,
   finiteNumber,
   func,
   integer,
-  knownKeys,
   nameOption,
   optionError,
-  plainObject,
   randomOption,
 } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
@@ -51,8 +50,7 @@ type Runner = (ctx: ExecutionContext) => Promise<unknown>;
 
 /** Stops calling a downstream that keeps failing, and probes it again after a while. */
 export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy {
-  plainObject('circuitBreaker', 'options', options);
-  knownKeys('circuitBreaker', options as Record<string, unknown>, KNOWN);
+  checkOptions('circuitBreaker', options, KNOWN);
   const d = CIRCUIT_BREAKER_DEFAULTS;
   const name = nameOption('circuitBreaker', options.name, d.name);
   const breaker = (options.breaker ?? d.breaker) as Breaker;

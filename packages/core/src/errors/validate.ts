@@ -135,3 +135,8 @@ export function randomOption(policy: string, value: unknown, fallback: () => num
   if (value === undefined) return fallback;
   return func(policy, 'random', value);
 }
+
+/** The checks every policy runs first: an options object, with no option names it does not know. */
+export function checkOptions(policy: string, options: unknown, known: readonly string[]): void {
+  knownKeys(policy, plainObject(policy, 'options', options), known);
+}

@@ -1,4 +1,4 @@
-import { func, knownKeys, nameOption, plainObject } from '../errors/validate.js';
+import { checkOptions, func, nameOption } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
 import type { ExecutionContext, PolicyContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
@@ -20,8 +20,7 @@ type Runner = (ctx: ExecutionContext) => Promise<unknown>;
  * the context; to fall back to a function value, return it from a function.
  */
 export function fallback<T>(valueOrFn: FallbackValue<T>, options: FallbackOptions = {}): FallbackPolicy {
-  plainObject('fallback', 'options', options);
-  knownKeys('fallback', options as Record<string, unknown>, ['name', 'on']);
+  checkOptions('fallback', options, ['name', 'on']);
   const name = nameOption('fallback', options.name, FALLBACK_DEFAULTS.name);
   const on = options.on === undefined ? undefined : func<OutcomePredicate>('fallback', 'on', options.on);
   const fallbackEvent = new EventSlot<FallbackEvent>('fallback', 'fallback');

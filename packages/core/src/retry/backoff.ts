@@ -1,5 +1,5 @@
 import type { Random } from '../clock/clock.js';
-import { finiteNumber, knownKeys, oneOf, optionError, plainObject } from '../errors/validate.js';
+import { checkOptions, finiteNumber, oneOf, optionError } from '../errors/validate.js';
 
 export type Jitter = 'none' | 'full' | 'equal';
 export type ExponentialJitter = Jitter | 'decorrelated';
@@ -69,8 +69,7 @@ function checkRetryNumber(n: number): void {
 }
 
 export function constant(options: ConstantBackoffOptions): Backoff {
-  plainObject('backoff.constant', 'options', options);
-  knownKeys('backoff.constant', options as unknown as Record<string, unknown>, ['delayMs', 'jitter']);
+  checkOptions('backoff.constant', options, ['delayMs', 'jitter']);
   const delay = finiteNumber('backoff.constant', 'delayMs', options.delayMs);
   const jitter = oneOf('backoff.constant', 'jitter', options.jitter ?? 'none', JITTERS);
   return Object.freeze({
@@ -83,8 +82,7 @@ export function constant(options: ConstantBackoffOptions): Backoff {
 }
 
 export function linear(options: LinearBackoffOptions = {}): Backoff {
-  plainObject('backoff.linear', 'options', options);
-  knownKeys('backoff.linear', options as Record<string, unknown>, ['initialMs', 'stepMs', 'maxMs', 'jitter']);
+  checkOptions('backoff.linear', options, ['initialMs', 'stepMs', 'maxMs', 'jitter']);
   const d = LINEAR_DEFAULTS;
   const initialMs = finiteNumber('backoff.linear', 'initialMs', options.initialMs ?? d.initialMs);
   const stepMs = finiteNumber('backoff.linear', 'stepMs', options.stepMs ?? d.stepMs);
@@ -102,13 +100,7 @@ export function linear(options: LinearBackoffOptions = {}): Backoff {
 }
 
 export function exponential(options: ExponentialBackoffOptions = {}): Backoff {
-  plainObject('backoff.exponential', 'options', options);
-  knownKeys('backoff.exponential', options as Record<string, unknown>, [
-    'initialMs',
-    'maxMs',
-    'factor',
-    'jitter',
-  ]);
+  checkOptions('backoff.exponential', options, ['initialMs', 'maxMs', 'factor', 'jitter']);
   const d = EXPONENTIAL_DEFAULTS;
   const initialMs = finiteNumber('backoff.exponential', 'initialMs', options.initialMs ?? d.initialMs);
   const maxMs = finiteNumber('backoff.exponential', 'maxMs', options.maxMs ?? d.maxMs);

@@ -1,14 +1,13 @@
 import { systemClock, systemRandom } from '../clock/clock.js';
 import { sleep } from '../clock/sleep.js';
 import {
+  checkOptions,
   clockOption,
   finiteNumber,
   func,
   integer,
-  knownKeys,
   nameOption,
   optionError,
-  plainObject,
   randomOption,
 } from '../errors/validate.js';
 import { EventSlot } from '../events/events.js';
@@ -38,8 +37,7 @@ const KNOWN = ['name', 'maxAttempts', 'backoff', 'retryOn', 'maxRetryAfterMs', '
 
 /** Repeats a failed call with a delay between attempts. */
 export function retry(options: RetryOptions = {}): RetryPolicy {
-  plainObject('retry', 'options', options);
-  knownKeys('retry', options as Record<string, unknown>, KNOWN);
+  checkOptions('retry', options, KNOWN);
   const d = RETRY_DEFAULTS;
   const name = nameOption('retry', options.name, d.name);
   const maxAttempts = integer('retry', 'maxAttempts', options.maxAttempts ?? d.maxAttempts, 1, true);

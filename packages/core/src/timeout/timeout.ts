@@ -1,14 +1,7 @@
 import { type Clock, systemClock, timerNow } from '../clock/clock.js';
 import { TimerQueue } from '../clock/timer-queue.js';
 import { TimeoutError } from '../errors/errors.js';
-import {
-  clockOption,
-  knownKeys,
-  nameOption,
-  oneOf,
-  plainObject,
-  positiveFinite,
-} from '../errors/validate.js';
+import { checkOptions, clockOption, nameOption, oneOf, positiveFinite } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
 import type { ExecutionContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
@@ -29,8 +22,7 @@ type Runner = (ctx: ExecutionContext) => Promise<unknown>;
  */
 export function timeout(ms: number, options: TimeoutOptions = {}): TimeoutPolicy {
   const timeoutMs = positiveFinite('timeout', 'ms', ms);
-  plainObject('timeout', 'options', options);
-  knownKeys('timeout', options as Record<string, unknown>, KNOWN);
+  checkOptions('timeout', options, KNOWN);
   const d = TIMEOUT_DEFAULTS;
   const name = nameOption('timeout', options.name, d.name);
   const mode = oneOf('timeout', 'mode', options.mode ?? d.mode, ['cooperative', 'aggressive']);
