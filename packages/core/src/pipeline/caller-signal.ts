@@ -4,12 +4,12 @@ import type { ExecutionContext } from './context.js';
  * One abort listener per caller signal, however many calls share it. A server often passes one
  * long-lived signal (shutdown, request) to many concurrent calls; a listener per call would cost an
  * addEventListener/removeEventListener pair each and trip Node's MaxListeners warning at eleven.
- * Calls register in a map instead; the listener is removed on the next turn once no call is left.
+ * Calls register in a map instead; the listener is removed as soon as no call is left, so a settled
+ * call never leaves a listener behind.
  */
 class SignalWatch {
   readonly calls = new Map<ExecutionContext, (reason: unknown) => void>();
   private listening = false;
-  private sweepScheduled = false;
 
   constructor(private readonly signal: AbortSignal) {}
 
@@ -24,11 +24,6 @@ class SignalWatch {
     }
   };
 
-  private readonly sweep = (): void => {
-    this.sweepScheduled = false;
-    if (this.calls.size === 0) this.stop();
-  };
-
   add(ctx: ExecutionContext, reject: (reason: unknown) => void): void {
     this.calls.set(ctx, reject);
     if (!this.listening) {
@@ -39,10 +34,7 @@ class SignalWatch {
 
   delete(ctx: ExecutionContext): void {
     this.calls.delete(ctx);
-    if (this.calls.size === 0 && this.listening && !this.sweepScheduled) {
-      this.sweepScheduled = true;
-      setImmediate(this.sweep).unref();
-    }
+    if (this.calls.size === 0) this.stop();
   }
 
   private stop(): void {

@@ -84,8 +84,14 @@ describe('execute', () => {
       }),
     );
     expect(getEventListeners(controller.signal, 'abort').length).toBe(1);
+    let release!: (value: number) => void;
+    const held = policy.execute(() => new Promise<number>((resolve) => (release = resolve)), {
+      signal: controller.signal,
+    });
     await Promise.all(calls);
-    await new Promise((resolve) => setImmediate(resolve));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1); // still shared by the held call
+    release(1);
+    await held;
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
