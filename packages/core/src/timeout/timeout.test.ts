@@ -96,6 +96,17 @@ describe('cooperative timeout', () => {
     await expect(fast).resolves.toBe('fast');
   });
 
+  it('keeps one clock timer for any number of calls in flight', async () => {
+    const clock = createFakeClock();
+    const policy = timeout(100, { clock });
+    const calls = Array.from({ length: 100 }, () => policy.execute(untilAborted).catch((e: unknown) => e));
+    expect(clock.pending).toBe(1);
+    await clock.advance(100);
+    const errors = await Promise.all(calls);
+    expect(errors.every((e) => e instanceof TimeoutError)).toBe(true);
+    expect(clock.pending).toBe(0);
+  });
+
   it('uses the earlier of its own expiry and the caller deadline', async () => {
     const clock = createFakeClock({ now: 1_000 });
     const policy = timeout(1_000, { clock });
