@@ -26,12 +26,20 @@ interface Case {
   group: string;
   label: string;
   run: Fn;
+  /** Cases with the same key are compared across libraries. */
+  key?: string;
 }
 
 const bare = async (): Promise<number> => 1;
 const readsSignal = async (ctx: PolicyContext): Promise<number> => (ctx.signal.aborted ? 0 : 1);
 const readsCockatielSignal = async (ctx: { signal: AbortSignal }): Promise<number> =>
   ctx.signal.aborted ? 0 : 1;
+
+const KEYS = ['retry', 'circuitBreaker', 'bulkhead', 'timeout', 'four composed'];
+const LABELS = {
+  bw: ['retry', 'circuitBreaker', 'bulkhead', 'timeout', 'compose(timeout, retry, circuitBreaker, bulkhead)'],
+  ck: ['retry', 'circuitBreaker', 'bulkhead', 'timeout', 'wrap(timeout, retry, breaker, bulkhead)'],
+};
 
 function bw(): Record<string, Policy> {
   return {
@@ -79,6 +87,11 @@ function cases(): Case[] {
   });
   list.push({
     group: 'baseline',
+    label: 'AbortController per call, fn reads its signal',
+    run: () => readsCockatielSignal(new AbortController()),
+  });
+  list.push({
+    group: 'baseline',
     label: 'AbortController + timer per call',
     run: () => {
       const controller = new AbortController();
@@ -86,28 +99,27 @@ function cases(): Case[] {
       return readsCockatielSignal(controller).finally(() => clearTimeout(handle));
     },
   });
-  for (const [label, policy] of Object.entries(bw())) {
-    list.push({ group: 'breakwater', label: `${label}, fn ignores signal`, run: () => policy.execute(bare) });
-  }
-  for (const [label, policy] of Object.entries(bw())) {
-    list.push({
-      group: 'breakwater',
-      label: `${label}, fn reads signal`,
-      run: () => policy.execute(readsSignal),
+  for (const [signal, bwFn, ckFn] of [
+    ['ignores', bare, bare],
+    ['reads', readsSignal, readsCockatielSignal],
+  ] as const) {
+    Object.values(bw()).forEach((policy, i) => {
+      const key = `${KEYS[i]}, fn ${signal} signal`;
+      list.push({
+        group: 'breakwater',
+        label: `${LABELS.bw[i]}, fn ${signal} signal`,
+        run: () => policy.execute(bwFn),
+        key,
+      });
     });
-  }
-  for (const [label, policy] of Object.entries(ck())) {
-    list.push({
-      group: 'cockatiel 3',
-      label: `${label}, fn ignores signal`,
-      run: () => policy.execute(bare),
-    });
-  }
-  for (const [label, policy] of Object.entries(ck())) {
-    list.push({
-      group: 'cockatiel 3',
-      label: `${label}, fn reads signal`,
-      run: () => policy.execute(readsCockatielSignal),
+    Object.values(ck()).forEach((policy, i) => {
+      const key = `${KEYS[i]}, fn ${signal} signal`;
+      list.push({
+        group: 'cockatiel 3',
+        label: `${LABELS.ck[i]}, fn ${signal} signal`,
+        run: () => policy.execute(ckFn),
+        key,
+      });
     });
   }
   return list;
@@ -147,12 +159,24 @@ async function overhead(): Promise<string> {
     const ns = median(samples.get(c)!);
     return `| ${c.group} | ${c.label} | ${fmt(ns)} | ${c === all[0] ? '—' : fmt(ns - bareNs)} |`;
   });
+  const added = (c: Case) => median(samples.get(c)!) - bareNs;
+  const compared = [...new Set(all.flatMap((c) => (c.key === undefined ? [] : [c.key])))].map((key) => {
+    const ours = all.find((c) => c.key === key && c.group === 'breakwater')!;
+    const theirs = all.find((c) => c.key === key && c.group === 'cockatiel 3')!;
+    return `| ${key} | ${fmt(added(ours))} | ${fmt(added(theirs))} | ${(added(theirs) / Math.max(1, added(ours))).toFixed(1)}× |`;
+  });
   return [
     `Overhead per call (median of ${ROUNDS} interleaved rounds × ${CALLS.toLocaleString('en')} sequential calls)`,
     '',
     '| library | case | ns per call | added over bare |',
     '| --- | --- | ---: | ---: |',
     ...rows,
+    '',
+    'Added over the bare call, side by side',
+    '',
+    '| case | breakwater | cockatiel 3 | cockatiel ÷ breakwater |',
+    '| --- | ---: | ---: | ---: |',
+    ...compared,
   ].join('\n');
 }
 
