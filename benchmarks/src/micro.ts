@@ -28,6 +28,11 @@ interface Case {
   run: Fn;
   /** Cases with the same key are compared across libraries. */
   key?: string;
+  /**
+   * Cases that make an AbortController per call leave garbage that is collected during, and charged
+   * to, whichever case runs next; they are measured in a phase of their own.
+   */
+  phase: 'ignores signal' | 'reads signal';
 }
 
 const bare = async (): Promise<number> => 1;
@@ -76,9 +81,10 @@ function ck(): Record<string, cockatiel.IPolicy> {
 }
 
 function cases(): Case[] {
-  const list: Case[] = [{ group: 'baseline', label: 'bare call `async () => 1`', run: bare }];
+  const list: Case[] = [];
   list.push({
     group: 'baseline',
+    phase: 'ignores signal',
     label: 'setTimeout + clearTimeout per call',
     run: () => {
       const handle = setTimeout(() => {}, 2_000);
@@ -87,11 +93,13 @@ function cases(): Case[] {
   });
   list.push({
     group: 'baseline',
+    phase: 'reads signal',
     label: 'AbortController per call, fn reads its signal',
     run: () => readsCockatielSignal(new AbortController()),
   });
   list.push({
     group: 'baseline',
+    phase: 'reads signal',
     label: 'AbortController + timer per call',
     run: () => {
       const controller = new AbortController();
@@ -108,6 +116,7 @@ function cases(): Case[] {
       list.push({
         group: 'breakwater',
         label: `${LABELS.bw[i]}, fn ${signal} signal`,
+        phase: `${signal} signal`,
         run: () => policy.execute(bwFn),
         key,
       });
@@ -117,6 +126,7 @@ function cases(): Case[] {
       list.push({
         group: 'cockatiel 3',
         label: `${LABELS.ck[i]}, fn ${signal} signal`,
+        phase: `${signal} signal`,
         run: () => policy.execute(ckFn),
         key,
       });
@@ -128,9 +138,6 @@ function cases(): Case[] {
 const collect = (globalThis as { gc?: () => void }).gc;
 
 async function measure(run: Fn, calls: number): Promise<number> {
-  // Start every sample on a collected heap: otherwise the garbage of an allocation-heavy case
-  // (an AbortController per call) is collected during, and charged to, whichever case runs next.
-  collect?.();
   const start = process.hrtime.bigint();
   for (let i = 0; i < calls; i++) await run();
   return Number(process.hrtime.bigint() - start) / calls;
@@ -146,43 +153,62 @@ function fmt(ns: number): string {
   return Math.abs(ns) >= 1_000 ? `${(ns / 1_000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
 }
 
-async function overhead(): Promise<string> {
-  const all = cases();
-  const samples = new Map<Case, number[]>(all.map((c) => [c, []]));
-  for (const c of all) await measure(c.run, CALLS); // warm-up: let every case reach optimised code
+async function runPhase(phase: Case['phase'], all: Case[]): Promise<Map<Case, number>> {
+  const list = [
+    { group: 'baseline', label: 'bare call `async () => 1`', run: bare, phase },
+    ...all.filter((c) => c.phase === phase),
+  ];
+  const samples = new Map<Case, number[]>(list.map((c) => [c, []]));
+  collect?.();
+  for (const c of list) await measure(c.run, CALLS); // warm-up: let every case reach optimised code
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order each round so no case always runs right after the same neighbour.
-    for (let i = 0; i < all.length; i++) {
-      const c = all[(i + round) % all.length]!;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[(i + round) % list.length]!;
       samples.get(c)!.push(await measure(c.run, CALLS));
     }
-    process.stderr.write(`\rround ${round + 1}/${ROUNDS}`);
+    process.stderr.write(`\r${phase}: round ${round + 1}/${ROUNDS}`);
   }
   process.stderr.write('\n');
-  const bareNs = median(samples.get(all[0]!)!);
-  const rows = all.map((c) => {
-    const ns = median(samples.get(c)!);
-    return `| ${c.group} | ${c.label} | ${fmt(ns)} | ${c === all[0] ? '—' : fmt(ns - bareNs)} |`;
-  });
-  const added = (c: Case) => median(samples.get(c)!) - bareNs;
-  const compared = [...new Set(all.flatMap((c) => (c.key === undefined ? [] : [c.key])))].map((key) => {
-    const ours = all.find((c) => c.key === key && c.group === 'breakwater')!;
-    const theirs = all.find((c) => c.key === key && c.group === 'cockatiel 3')!;
-    return `| ${key} | ${fmt(added(ours))} | ${fmt(added(theirs))} | ${(added(theirs) / Math.max(1, added(ours))).toFixed(1)}× |`;
-  });
-  return [
-    `Overhead per call (median of ${ROUNDS} interleaved rounds × ${CALLS.toLocaleString('en')} sequential calls)`,
-    '',
-    '| library | case | ns per call | added over bare |',
-    '| --- | --- | ---: | ---: |',
-    ...rows,
+  return new Map([...samples].map(([c, ns]) => [c, median(ns)]));
+}
+
+async function overhead(): Promise<string> {
+  const all = cases();
+  const lines = [
+    `Overhead per call (median of ${ROUNDS} interleaved rounds × ${CALLS.toLocaleString('en')} sequential calls, per phase)`,
+  ];
+  const added = new Map<Case, number>();
+  for (const phase of ['ignores signal', 'reads signal'] as const) {
+    const medians = await runPhase(phase, all);
+    const [bareCase] = medians.keys();
+    const bareNs = medians.get(bareCase!)!;
+    lines.push(
+      '',
+      `Phase: fn ${phase}`,
+      '',
+      '| library | case | ns per call | added over bare |',
+      '| --- | --- | ---: | ---: |',
+    );
+    for (const [c, ns] of medians) {
+      added.set(c, ns - bareNs);
+      lines.push(`| ${c.group} | ${c.label} | ${fmt(ns)} | ${c === bareCase ? '—' : fmt(ns - bareNs)} |`);
+    }
+  }
+  const keys = [...new Set(all.flatMap((c) => (c.key === undefined ? [] : [c.key])))];
+  lines.push(
     '',
     'Added over the bare call, side by side',
     '',
     '| case | breakwater | cockatiel 3 | cockatiel ÷ breakwater |',
     '| --- | ---: | ---: | ---: |',
-    ...compared,
-  ].join('\n');
+  );
+  for (const key of keys) {
+    const ours = added.get(all.find((c) => c.key === key && c.group === 'breakwater')!)!;
+    const theirs = added.get(all.find((c) => c.key === key && c.group === 'cockatiel 3')!)!;
+    lines.push(`| ${key} | ${fmt(ours)} | ${fmt(theirs)} | ${(theirs / Math.max(1, ours)).toFixed(1)}× |`);
+  }
+  return lines.join('\n');
 }
 
 async function retention(): Promise<string> {
