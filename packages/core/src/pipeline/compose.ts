@@ -1,6 +1,6 @@
 import { systemClock } from '../clock/clock.js';
 import { optionError } from '../errors/validate.js';
-import { type Layer, layersOf, type Policy, PolicyImpl } from './policy.js';
+import { type Layer, layersOf, OutcomeEvents, type Policy, PolicyImpl } from './policy.js';
 
 export interface ComposeOptions {
   /** The pipeline's name in events and telemetry. @default 'pipeline' */
@@ -64,5 +64,5 @@ export function compose(...args: Array<Policy | ComposeOptions>): Policy {
     layers.push(...layersOf(policy));
   });
   checkLayers(layers);
-  return new PolicyImpl('pipeline', name, layers, name, systemClock.now);
+  return new PolicyImpl('pipeline', name, layers, name, new OutcomeEvents('pipeline', name, systemClock.now));
 }

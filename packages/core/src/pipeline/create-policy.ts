@@ -1,7 +1,7 @@
 import { systemClock } from '../clock/clock.js';
 import { optionError, plainObject } from '../errors/validate.js';
 import type { ExecutionContext, PolicyContext } from './context.js';
-import { type Layer, type Next, type Policy, PolicyImpl } from './policy.js';
+import { type Layer, type Next, OutcomeEvents, type Policy, PolicyImpl } from './policy.js';
 
 export interface CreatePolicyOptions {
   /** Name used in events and telemetry. */
@@ -51,13 +51,15 @@ export function createPolicy<Api extends object = object>(
       return Promise.reject(error);
     }
   };
+  const base = spec.trusted === true ? (run as unknown as Layer['run']) : guarded;
+  const outcomes = new OutcomeEvents(kind, name, spec.now ?? systemClock.now);
   const layer: Layer = {
     kind,
     name,
     meta: Object.freeze({ ...spec.meta }),
-    run: spec.trusted === true ? (run as unknown as Layer['run']) : guarded,
+    run: (ctx, next) => (outcomes.active ? outcomes.observe(ctx, () => base(ctx, next)) : base(ctx, next)),
   };
-  const policy = new PolicyImpl(kind, name, [layer], undefined, spec.now ?? systemClock.now);
+  const policy = new PolicyImpl(kind, name, [layer], undefined, outcomes);
   if (spec.api !== undefined) Object.defineProperties(policy, Object.getOwnPropertyDescriptors(spec.api));
   return policy as unknown as Policy & Api;
 }

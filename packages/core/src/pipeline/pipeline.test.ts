@@ -222,6 +222,19 @@ describe('events', () => {
     expect(seen).toEqual(['success:checkout:checkout', 'failure:nope']);
   });
 
+  it("fires a policy's own onSuccess/onFailure inside a pipeline, and the pipeline's at its edge", async () => {
+    const inner = retry({ maxAttempts: 1, name: 'inner' });
+    const pipeline = compose({ name: 'outer' }, tracer('a', []), inner);
+    const seen: string[] = [];
+    inner.onSuccess((e) => seen.push(`${e.name}:success:${e.pipeline}`));
+    inner.onFailure((e) => seen.push(`${e.name}:failure:${e.pipeline}`));
+    pipeline.onSuccess((e) => seen.push(`${e.name}:success`));
+    pipeline.onFailure((e) => seen.push(`${e.name}:failure`));
+    await pipeline.execute(() => 1);
+    await pipeline.execute(() => Promise.reject(new Error('x'))).catch(() => {});
+    expect(seen).toEqual(['inner:success:outer', 'outer:success', 'inner:failure:outer', 'outer:failure']);
+  });
+
   it('publishes on the diagnostics channels breakwater:<kind> and breakwater:<kind>:<event>', async () => {
     const clock = createFakeClock();
     const policy = retry({

@@ -59,30 +59,73 @@ export function layersOf(policy: Policy): readonly Layer[] {
   return layers;
 }
 
+/** A policy's `success` and `failure` events, measured only while somebody listens. */
+export class OutcomeEvents {
+  readonly success: EventSlot<SuccessEvent>;
+  readonly failure: EventSlot<FailureEvent>;
+
+  constructor(
+    kind: string,
+    readonly name: string,
+    readonly now: () => number,
+  ) {
+    this.success = new EventSlot(kind, 'success');
+    this.failure = new EventSlot(kind, 'failure');
+  }
+
+  get active(): boolean {
+    return this.success.active || this.failure.active;
+  }
+
+  async observe(ctx: ExecutionContext, run: () => Promise<unknown>): Promise<unknown> {
+    const start = this.now();
+    try {
+      const value = await run();
+      if (this.success.active) {
+        this.success.emit({
+          event: 'success',
+          name: this.name,
+          pipeline: ctx.pipeline,
+          durationMs: this.now() - start,
+        });
+      }
+      return value;
+    } catch (error) {
+      if (this.failure.active && !ctx.isCallerAbort(error)) {
+        this.failure.emit({
+          event: 'failure',
+          name: this.name,
+          pipeline: ctx.pipeline,
+          durationMs: this.now() - start,
+          error,
+        });
+      }
+      throw error;
+    }
+  }
+}
+
 /**
  * A policy: its layers folded into one runner. Single policies and `compose` pipelines are both
- * PolicyImpl, so `execute` is the same code for both.
+ * PolicyImpl, so `execute` is the same code for both. A single policy's layer reports its own
+ * outcomes (so its events fire inside any pipeline too); a pipeline reports at its edge.
  */
 export class PolicyImpl implements Policy, PolicyInternals {
   readonly [LAYERS]: readonly Layer[];
   private readonly runner: (ctx: ExecutionContext) => Promise<unknown>;
   private readonly pipelineName: string | undefined;
-  private readonly successSlot: EventSlot<SuccessEvent>;
-  private readonly failureSlot: EventSlot<FailureEvent>;
-  private readonly now: () => number;
+  private readonly edgeEvents: OutcomeEvents | undefined;
 
   constructor(
     readonly kind: string,
     readonly name: string,
     layers: readonly Layer[],
     pipelineName: string | undefined,
-    now: () => number,
+    private readonly outcomes: OutcomeEvents,
   ) {
     this[LAYERS] = layers;
     this.pipelineName = pipelineName;
-    this.now = now;
-    this.successSlot = new EventSlot(kind, 'success');
-    this.failureSlot = new EventSlot(kind, 'failure');
+    this.edgeEvents = pipelineName === undefined ? undefined : outcomes;
     let next = callFn;
     for (let i = layers.length - 1; i >= 0; i--) {
       const layer = layers[i]!;
@@ -97,44 +140,15 @@ export class PolicyImpl implements Policy, PolicyInternals {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const ctx = new ExecutionContext(fn, options, this.pipelineName);
     let promise: Promise<unknown>;
-    if (this.successSlot.active || this.failureSlot.active) {
-      promise = this.observe(ctx);
-    } else {
-      try {
-        promise = this.runner(ctx);
-      } catch (error) {
-        promise = Promise.reject(error);
-      }
+    try {
+      promise = this.edgeEvents?.active
+        ? this.edgeEvents.observe(ctx, () => this.runner(ctx))
+        : this.runner(ctx);
+    } catch (error) {
+      promise = Promise.reject(error);
     }
     if (signal !== undefined) promise = settleWithCallerSignal(ctx, signal, promise);
     return promise as Promise<Awaited<T>>;
-  }
-
-  private async observe(ctx: ExecutionContext): Promise<unknown> {
-    const start = this.now();
-    try {
-      const value = await this.runner(ctx);
-      if (this.successSlot.active) {
-        this.successSlot.emit({
-          event: 'success',
-          name: this.name,
-          pipeline: ctx.pipeline,
-          durationMs: this.now() - start,
-        });
-      }
-      return value;
-    } catch (error) {
-      if (this.failureSlot.active && !ctx.isCallerAbort(error)) {
-        this.failureSlot.emit({
-          event: 'failure',
-          name: this.name,
-          pipeline: ctx.pipeline,
-          durationMs: this.now() - start,
-          error,
-        });
-      }
-      throw error;
-    }
   }
 
   wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: WrappedArgs<A>) => Promise<Awaited<R>> {
@@ -145,11 +159,11 @@ export class PolicyImpl implements Policy, PolicyInternals {
   }
 
   onSuccess(listener: Listener<SuccessEvent>): Disposable {
-    return this.successSlot.on(listener);
+    return this.outcomes.success.on(listener);
   }
 
   onFailure(listener: Listener<FailureEvent>): Disposable {
-    return this.failureSlot.on(listener);
+    return this.outcomes.failure.on(listener);
   }
 }
 
