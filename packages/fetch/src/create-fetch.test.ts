@@ -274,3 +274,28 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(null, 0)).toBeUndefined();
   });
 });
+
+describe('createFetch and a timeout that does not wait', () => {
+  it('cancels the body of a response that arrives after an aggressive timeout gave up', async () => {
+    const clock = createFakeClock();
+    let answer!: () => void;
+    let socket: Socket | undefined;
+    const server = await serve((_req, res, _n, s) => {
+      socket = s;
+      answer = () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('a body that never ends');
+      };
+    });
+    // A fetch that ignores the abort, as a slow or careless implementation might.
+    const stubborn: typeof fetch = (input, init) => fetch(input, { ...init, signal: undefined });
+    const pending = createFetch({ policy: timeout(100, { clock, mode: 'aggressive' }), fetch: stubborn })(
+      server.url,
+    ).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(server.seen).toHaveLength(1));
+    await clock.advance(100);
+    expect(await pending).toBeInstanceOf(TimeoutError);
+    answer();
+    await vi.waitFor(() => expect(socket?.destroyed).toBe(true), { timeout: 5_000 });
+  });
+});

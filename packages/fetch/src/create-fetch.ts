@@ -90,12 +90,18 @@ export function createFetch(options: CreateFetchOptions): ResilientFetch {
     const callerSignal = requestInit.signal ?? request?.signal ?? undefined;
 
     let held: Response | undefined;
+    let settled = false;
     const attempt = async (signal: AbortSignal): Promise<Response> => {
       if (held !== undefined) {
         discard(held);
         held = undefined;
       }
       const response = await fetchImpl(input, { ...requestInit, signal });
+      if (settled) {
+        // The call already ended (an aggressive timeout, a caller abort): nobody will read this one.
+        discard(response);
+        return response;
+      }
       if (!isFailureStatus(response.status)) return response;
       held = response;
       throw new ResponseError(response, parseRetryAfter(response.headers.get('retry-after'), now()));
@@ -112,6 +118,8 @@ export function createFetch(options: CreateFetchOptions): ResilientFetch {
       if (held !== undefined && error instanceof ResponseError && error.response === held) return held;
       if (held !== undefined) discard(held);
       throw error;
+    } finally {
+      settled = true;
     }
   };
 }

@@ -37,7 +37,10 @@ describe('policies together', () => {
   it('retry waits for an open circuit to half-open (CircuitOpenError.retryAfterMs) and then succeeds', async () => {
     const clock = createFakeClock();
     const breaker = circuitBreaker({ breaker: breakers.consecutive(2), halfOpenAfterMs: 1_000, clock });
-    const policy = compose(retry({ maxAttempts: 4, backoff: backoff.constant({ delayMs: 10 }), clock }), breaker);
+    const policy = compose(
+      retry({ maxAttempts: 4, backoff: backoff.constant({ delayMs: 10 }), clock }),
+      breaker,
+    );
     let calls = 0;
     const result = policy.execute(() => {
       calls++;
@@ -75,7 +78,8 @@ describe('policies together', () => {
     await clock.advance(10);
     const controller = new AbortController();
     const trial = breaker.execute(
-      (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+      (ctx) =>
+        new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
       { signal: controller.signal },
     );
     controller.abort('bye');
@@ -90,7 +94,10 @@ describe('policies together', () => {
     const clock = createFakeClock();
     const breaker = circuitBreaker({ clock });
     breaker.isolate();
-    const policy = compose(retry({ maxAttempts: 3, backoff: backoff.constant({ delayMs: 100 }), clock }), breaker);
+    const policy = compose(
+      retry({ maxAttempts: 3, backoff: backoff.constant({ delayMs: 100 }), clock }),
+      breaker,
+    );
     const result = policy.execute(() => 'never').catch((e: unknown) => e);
     await clock.advance(200);
     const error = (await result) as CircuitOpenError;
