@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BreakwaterError } from '../errors/errors.js';
+import { compose } from '../pipeline/compose.js';
 import { createFakeClock } from '../testing/fake-clock.js';
 import { backoff } from './backoff.js';
 import { retry } from './retry.js';
@@ -231,5 +232,24 @@ describe('retry with the system clock', () => {
     expect(child.stderr).not.toMatch(/unsettled top-level await/i);
     expect(child.stdout.trim()).toBe('done after 3');
     expect(child.status).toBe(0);
+  });
+});
+
+describe('nested retries', () => {
+  it('count their attempts apart: an inner retry does not move the outer one', async () => {
+    const inner = retry({ maxAttempts: 2, backoff: backoff.constant({ delayMs: 0 }), name: 'inner' });
+    const outer = retry({ maxAttempts: 3, backoff: backoff.constant({ delayMs: 0 }), name: 'outer' });
+    const giveUps: string[] = [];
+    inner.onGiveUp((e) => giveUps.push(`${e.name}:${e.attempts}`));
+    outer.onGiveUp((e) => giveUps.push(`${e.name}:${e.attempts}`));
+    let calls = 0;
+    await expect(
+      compose(outer, inner).execute(() => {
+        calls++;
+        throw new Error('always');
+      }),
+    ).rejects.toThrow('always');
+    expect(calls).toBe(6);
+    expect(giveUps).toEqual(['inner:2', 'inner:2', 'inner:2', 'outer:3']);
   });
 });

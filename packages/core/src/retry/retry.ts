@@ -58,13 +58,19 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
   const retryEvent = new EventSlot<RetryEvent>('retry', 'retry');
   const giveUpEvent = new EventSlot<GiveUpEvent>('retry', 'give-up');
 
-  function giveUp(ctx: ExecutionContext, reason: GiveUpReason, failed: boolean, outcome: unknown): unknown {
+  function giveUp(
+    ctx: ExecutionContext,
+    attempts: number,
+    reason: GiveUpReason,
+    failed: boolean,
+    outcome: unknown,
+  ): unknown {
     if (giveUpEvent.active) {
       giveUpEvent.emit({
         event: 'give-up',
         name,
         pipeline: ctx.pipeline,
-        attempts: ctx.attempt,
+        attempts,
         reason,
         ...(failed ? { error: outcome } : { value: outcome }),
       });
@@ -74,28 +80,29 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
   }
 
   /**
-   * Decides what follows an outcome retryOn counts: the value to return, an error to throw, or
-   * `undefined` after waiting for the next attempt.
+   * After an outcome retry may repeat: `{ done }` with the value to return (or throws the error)
+   * when it gives up, or `{ delay }` once the wait before the next attempt is over.
    */
   async function afterFailure(
     ctx: ExecutionContext,
+    attempt: number,
     failed: boolean,
     outcome: unknown,
     previousDelay: number | undefined,
   ) {
-    const attempt = ctx.attempt;
-    if (attempt >= maxAttempts) return { done: giveUp(ctx, 'max-attempts', failed, outcome) };
+    if (attempt >= maxAttempts) return { done: giveUp(ctx, attempt, 'max-attempts', failed, outcome) };
     if (!ctx.idempotent || (failed && isNotRetryable(outcome))) {
-      return { done: giveUp(ctx, 'not-idempotent', failed, outcome) };
+      return { done: giveUp(ctx, attempt, 'not-idempotent', failed, outcome) };
     }
     let delay = schedule.delayMs(attempt, previousDelay, random);
     const retryAfter = retryAfterOf(outcome);
     if (retryAfter !== undefined) {
-      if (retryAfter > maxRetryAfterMs) return { done: giveUp(ctx, 'retry-after-too-long', failed, outcome) };
+      if (retryAfter > maxRetryAfterMs)
+        return { done: giveUp(ctx, attempt, 'retry-after-too-long', failed, outcome) };
       if (retryAfter > delay) delay = retryAfter;
     }
     if (ctx.deadline !== undefined && clock.now() + delay >= ctx.deadline) {
-      return { done: giveUp(ctx, 'deadline', failed, outcome) };
+      return { done: giveUp(ctx, attempt, 'deadline', failed, outcome) };
     }
     if (retryEvent.active) {
       retryEvent.emit({
@@ -127,11 +134,12 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
   ): Promise<unknown> {
     let outcome = first;
     let previousDelay: number | undefined;
-    for (;;) {
-      const step = await afterFailure(ctx, failed, outcome, previousDelay);
+    // Counted here, not on ctx: a retry nested in another must not move the outer one's count.
+    for (let attempt = 1; ; ) {
+      const step = await afterFailure(ctx, attempt, failed, outcome, previousDelay);
       if ('done' in step) return step.done;
       previousDelay = step.delay;
-      ctx.attempt++;
+      ctx.attempt = ++attempt;
       try {
         const value = await next(ctx);
         if (retryOn === undefined || !retryOn({ value }, ctx)) return value;
