@@ -32,9 +32,10 @@ function reportListenerError(error: unknown): void {
  * `active` before building a payload, so an event nobody listens to costs a branch.
  */
 export class EventSlot<T extends EventBase> {
-  private listeners: Listener<T>[] = [];
-  private readonly kindChannel: Channel;
-  private readonly eventChannel: Channel;
+  /** Replaced, never mutated, on subscribe and dispose (an emit in progress keeps its array). */
+  listeners: readonly Listener<T>[] = [];
+  readonly kindChannel: Channel;
+  readonly eventChannel: Channel;
 
   constructor(
     kind: string,

@@ -42,44 +42,72 @@ export interface ExecuteOptions {
 type AbortListener = (reason: unknown) => void;
 
 /**
+ * The cancellation and timer state of a context, made only when needed: when `signal` is read, when
+ * the context aborts or is waited on, and for the scope a timeout opens. Most calls never make one.
+ */
+export class ScopeState implements TimerEntry {
+  declare aborted: boolean;
+  declare reason: unknown;
+  declare controller: AbortController | undefined;
+  declare listeners: AbortListener[] | undefined;
+  declare unlinkParent: (() => void) | undefined;
+  // TimerEntry, used by timeout scopes.
+  declare expiresAt: number;
+  declare timerPrev: TimerEntry | undefined;
+  declare timerNext: TimerEntry | undefined;
+  declare timerQueued: boolean;
+  declare timerHandle: unknown;
+  /** Set by the policy that owns the scope; called when its timer fires. */
+  declare expire: ((ctx: ExecutionContext) => void) | undefined;
+  /** Time the owner gave the scope (a timeout's ms, or less when a deadline came first). */
+  declare budgetMs: number;
+  /** The error the scope's own timer aborted it with, once it has fired. */
+  declare expiredWith: unknown;
+
+  constructor(readonly owner: ExecutionContext) {
+    this.aborted = false;
+    this.reason = undefined;
+    this.controller = undefined;
+    this.listeners = undefined;
+    this.unlinkParent = undefined;
+    this.expiresAt = 0;
+    this.timerPrev = undefined;
+    this.timerNext = undefined;
+    this.timerQueued = false;
+    this.timerHandle = undefined;
+    this.expire = undefined;
+    this.budgetMs = 0;
+    this.expiredWith = undefined;
+  }
+
+  onExpire(): void {
+    this.expire?.(this.owner);
+  }
+}
+
+/**
  * The one mutable object a call carries through the pipeline. A policy that scopes cancellation
  * (timeout, later hedge) forks a child: the child aborts when its own policy says so or when any
  * ancestor aborts. Propagation is wired lazily, only when somebody reads `signal` or waits on the
- * scope, so the common path allocates one object per call.
+ * scope, so the common path allocates one small object per call.
  */
-export class ExecutionContext implements PolicyContext, TimerEntry {
-  attempt = 1;
-  deadline: number | undefined;
-  key: string | undefined;
-  priority: Priority;
-  idempotencyKey: string | undefined;
-  fingerprint: string | undefined;
-  idempotent: boolean;
-  pipeline: string | undefined;
-
+export class ExecutionContext implements PolicyContext {
+  // Fields are declared, then all assigned in the constructor in one order: no class-field
+  // initializer runs, and every context has the same shape.
+  declare attempt: number;
+  declare deadline: number | undefined;
+  declare key: string | undefined;
+  declare priority: Priority;
+  declare idempotencyKey: string | undefined;
+  declare fingerprint: string | undefined;
+  declare idempotent: boolean;
+  declare pipeline: string | undefined;
   /** The user's function, called at the end of the pipeline. */
-  fn: (ctx: PolicyContext) => unknown;
-  readonly parent: ExecutionContext | undefined;
-  readonly callerSignal: AbortSignal | undefined;
-
-  private abortedHere = false;
-  private reasonHere: unknown;
-  private controller: AbortController | undefined;
-  private listeners: AbortListener[] | undefined;
-  private unlinkParent: (() => void) | undefined;
-
-  // TimerEntry, used by timeout scopes.
-  expiresAt = 0;
-  timerPrev: TimerEntry | undefined;
-  timerNext: TimerEntry | undefined;
-  timerQueued = false;
-  timerHandle: unknown;
-  /** Set by the policy that owns this scope; called when its timer fires. */
-  expire: ((ctx: ExecutionContext) => void) | undefined;
-  /** Time the owner gave this scope (a timeout's ms, or less when a deadline came first). */
-  budgetMs = 0;
-  /** The error this scope's own timer aborted it with, once it has fired. */
-  expiredWith: unknown;
+  declare fn: (ctx: PolicyContext) => unknown;
+  declare readonly parent: ExecutionContext | undefined;
+  declare readonly callerSignal: AbortSignal | undefined;
+  /** Cancellation and timer state, made on first need. */
+  declare state: ScopeState | undefined;
 
   constructor(
     fn: (ctx: PolicyContext) => unknown,
@@ -87,9 +115,6 @@ export class ExecutionContext implements PolicyContext, TimerEntry {
     pipeline: string | undefined,
     parent?: ExecutionContext,
   ) {
-    this.fn = fn;
-    this.pipeline = pipeline;
-    this.parent = parent;
     if (parent !== undefined) {
       this.attempt = parent.attempt;
       this.deadline = parent.deadline;
@@ -98,39 +123,50 @@ export class ExecutionContext implements PolicyContext, TimerEntry {
       this.idempotencyKey = parent.idempotencyKey;
       this.fingerprint = parent.fingerprint;
       this.idempotent = parent.idempotent;
-      this.callerSignal = undefined;
     } else if (options === undefined) {
+      this.attempt = 1;
       this.deadline = undefined;
       this.key = undefined;
       this.priority = 'default';
       this.idempotencyKey = undefined;
       this.fingerprint = undefined;
       this.idempotent = true;
-      this.callerSignal = undefined;
     } else {
+      this.attempt = 1;
       this.deadline = options.deadline;
       this.key = options.key;
       this.priority = options.priority ?? 'default';
       this.idempotencyKey = options.idempotencyKey;
       this.fingerprint = options.fingerprint;
       this.idempotent = options.idempotent !== false;
-      this.callerSignal = options.signal;
     }
+    this.pipeline = pipeline;
+    this.fn = fn;
+    this.parent = parent;
+    this.callerSignal = parent === undefined ? options?.signal : undefined;
+    this.state = undefined;
   }
 
   /** A child scope that can be aborted on its own (a timeout's window, a hedge's attempt). */
   fork(): ExecutionContext {
-    return new ExecutionContext(this.fn, undefined, this.pipeline, this);
+    const child = new ExecutionContext(this.fn, undefined, this.pipeline, this);
+    child.state = new ScopeState(child);
+    return child;
+  }
+
+  private scope(): ScopeState {
+    if (this.state === undefined) this.state = new ScopeState(this);
+    return this.state;
   }
 
   get aborted(): boolean {
-    if (this.abortedHere) return true;
+    if (this.state?.aborted === true) return true;
     if (this.parent !== undefined) return this.parent.aborted;
     return this.callerSignal?.aborted === true;
   }
 
   get abortReason(): unknown {
-    if (this.abortedHere) return this.reasonHere;
+    if (this.state?.aborted === true) return this.state.reason;
     if (this.parent !== undefined) return this.parent.abortReason;
     return this.callerSignal?.reason;
   }
@@ -144,11 +180,12 @@ export class ExecutionContext implements PolicyContext, TimerEntry {
   }
 
   get signal(): AbortSignal {
-    if (this.controller !== undefined) return this.controller.signal;
+    const existing = this.state?.controller;
+    if (existing !== undefined) return existing.signal;
     // A root with a caller signal is aborted by nothing else: hand the caller's signal on as it is.
     if (this.parent === undefined && this.callerSignal !== undefined) return this.callerSignal;
     const controller = new AbortController();
-    this.controller = controller;
+    this.scope().controller = controller;
     if (this.aborted) controller.abort(this.abortReason);
     else this.link();
     return controller.signal;
@@ -156,24 +193,26 @@ export class ExecutionContext implements PolicyContext, TimerEntry {
 
   /** Aborts this scope and every scope below it that is being watched. */
   abort(reason: unknown): void {
-    if (this.abortedHere) return;
-    this.abortedHere = true;
-    this.reasonHere = reason;
-    this.controller?.abort(reason);
-    const listeners = this.listeners;
+    const state = this.scope();
+    if (state.aborted) return;
+    state.aborted = true;
+    state.reason = reason;
+    state.controller?.abort(reason);
+    const listeners = state.listeners;
     if (listeners !== undefined) {
-      this.listeners = undefined;
+      state.listeners = undefined;
       for (const listener of listeners) listener(reason);
     }
   }
 
   /** Calls `listener` once when this scope aborts; returns the unsubscribe function. */
   onAbort(listener: AbortListener): () => void {
-    if (this.listeners === undefined) this.listeners = [];
-    this.listeners.push(listener);
+    const state = this.scope();
+    if (state.listeners === undefined) state.listeners = [];
+    state.listeners.push(listener);
     this.link();
     return () => {
-      const listeners = this.listeners;
+      const listeners = state.listeners;
       if (listeners === undefined) return;
       const index = listeners.indexOf(listener);
       if (index !== -1) listeners.splice(index, 1);
@@ -182,21 +221,19 @@ export class ExecutionContext implements PolicyContext, TimerEntry {
 
   private link(): void {
     // The root learns of the caller's abort from `execute`, which always watches the caller's signal.
-    if (this.parent === undefined || this.unlinkParent !== undefined) return;
-    this.unlinkParent = this.parent.onAbort((reason) => this.abort(reason));
+    const state = this.scope();
+    if (this.parent === undefined || state.unlinkParent !== undefined) return;
+    state.unlinkParent = this.parent.onAbort((reason) => this.abort(reason));
   }
 
   /** Called when the scope's owner settles: stop listening to ancestors. */
   release(): void {
-    if (this.unlinkParent !== undefined) {
-      this.unlinkParent();
-      this.unlinkParent = undefined;
+    const state = this.state;
+    if (state === undefined) return;
+    if (state.unlinkParent !== undefined) {
+      state.unlinkParent();
+      state.unlinkParent = undefined;
     }
-    this.listeners = undefined;
-  }
-
-  /** The owner's timer fired. */
-  onExpire(): void {
-    this.expire?.(this);
+    state.listeners = undefined;
   }
 }

@@ -51,13 +51,13 @@ export function createPolicy<Api extends object = object>(
       return Promise.reject(error);
     }
   };
-  const base = spec.trusted === true ? (run as unknown as Layer['run']) : guarded;
   const outcomes = new OutcomeEvents(kind, name, spec.now ?? systemClock.now);
   const layer: Layer = {
     kind,
     name,
     meta: Object.freeze({ ...spec.meta }),
-    run: (ctx, next) => (outcomes.active ? outcomes.observe(ctx, () => base(ctx, next)) : base(ctx, next)),
+    run: spec.trusted === true ? (run as unknown as Layer['run']) : guarded,
+    outcomes,
   };
   const policy = new PolicyImpl(kind, name, [layer], undefined, outcomes);
   if (spec.api !== undefined) Object.defineProperties(policy, Object.getOwnPropertyDescriptors(spec.api));

@@ -40,7 +40,10 @@ export interface Layer {
   readonly name: string;
   /** Facts `compose` checks across layers (a timeout's `timeoutMs`, …). */
   readonly meta: Readonly<Record<string, unknown>>;
+  /** The policy's logic; always returns a promise, never throws. */
   run(ctx: ExecutionContext, next: (ctx: ExecutionContext) => Promise<unknown>): Promise<unknown>;
+  /** The policy's own success/failure events, reported around `run` while somebody listens. */
+  readonly outcomes: OutcomeEvents;
 }
 
 export const LAYERS: unique symbol = Symbol('breakwater.layers');
@@ -73,8 +76,15 @@ export class OutcomeEvents {
     this.failure = new EventSlot(kind, 'failure');
   }
 
+  /** Hot: checked around every call of every layer. The kind channel is shared by both events. */
   get active(): boolean {
-    return this.success.active || this.failure.active;
+    return (
+      this.success.listeners.length !== 0 ||
+      this.failure.listeners.length !== 0 ||
+      this.success.kindChannel.hasSubscribers ||
+      this.success.eventChannel.hasSubscribers ||
+      this.failure.eventChannel.hasSubscribers
+    );
   }
 
   async observe(ctx: ExecutionContext, run: () => Promise<unknown>): Promise<unknown> {
@@ -130,7 +140,8 @@ export class PolicyImpl implements Policy, PolicyInternals {
     for (let i = layers.length - 1; i >= 0; i--) {
       const layer = layers[i]!;
       const inner = next;
-      next = (ctx) => layer.run(ctx, inner);
+      const { run, outcomes } = layer;
+      next = (ctx) => (outcomes.active ? outcomes.observe(ctx, () => run(ctx, inner)) : run(ctx, inner));
     }
     this.runner = next;
   }

@@ -32,10 +32,11 @@ export function timeout(ms: number, options: TimeoutOptions = {}): TimeoutPolicy
   const timeoutEvent = new EventSlot<TimeoutEvent>('timeout', 'timeout');
 
   function expire(scope: ExecutionContext): void {
-    const error = new TimeoutError(scope.budgetMs, { policy: name });
-    scope.expiredWith = error;
+    const state = scope.state!;
+    const error = new TimeoutError(state.budgetMs, { policy: name });
+    state.expiredWith = error;
     if (timeoutEvent.active) {
-      timeoutEvent.emit({ event: 'timeout', name, pipeline: scope.pipeline, timeoutMs: scope.budgetMs });
+      timeoutEvent.emit({ event: 'timeout', name, pipeline: scope.pipeline, timeoutMs: state.budgetMs });
     }
     scope.abort(error);
   }
@@ -44,26 +45,28 @@ export function timeout(ms: number, options: TimeoutOptions = {}): TimeoutPolicy
   function open(ctx: ExecutionContext): ExecutionContext {
     const start = now();
     const scope = ctx.fork();
-    scope.expire = expire;
+    const state = scope.state!;
+    state.expire = expire;
     const deadline = ctx.deadline;
     if (deadline !== undefined && deadline < start + timeoutMs) {
       // The caller's deadline comes first: this scope is out of FIFO order, so it gets its own timer.
       const exact = clock.now();
       if (deadline <= exact) throw new TimeoutError(0, { policy: name });
-      scope.budgetMs = deadline - exact;
+      state.budgetMs = deadline - exact;
       scope.deadline = deadline;
-      scope.timerHandle = clock.setTimeout(() => scope.onExpire(), scope.budgetMs);
+      state.timerHandle = clock.setTimeout(() => state.onExpire(), state.budgetMs);
     } else {
-      scope.budgetMs = timeoutMs;
-      scope.expiresAt = scope.deadline = start + timeoutMs;
-      queue.add(scope);
+      state.budgetMs = timeoutMs;
+      state.expiresAt = scope.deadline = start + timeoutMs;
+      queue.add(state);
     }
     return scope;
   }
 
   function close(scope: ExecutionContext): void {
-    if (scope.timerHandle !== undefined) clock.clearTimeout(scope.timerHandle);
-    else queue.remove(scope);
+    const state = scope.state!;
+    if (state.timerHandle !== undefined) clock.clearTimeout(state.timerHandle);
+    else queue.remove(state);
     scope.release();
   }
 
@@ -74,15 +77,16 @@ export function timeout(ms: number, options: TimeoutOptions = {}): TimeoutPolicy
     } catch (error) {
       return Promise.reject(error);
     }
+    const state = scope.state!;
     return next(scope).then(
       (value) => {
         close(scope);
-        if (scope.expiredWith !== undefined) throw scope.expiredWith;
+        if (state.expiredWith !== undefined) throw state.expiredWith;
         return value;
       },
       (error: unknown) => {
         close(scope);
-        throw scope.expiredWith ?? error;
+        throw state.expiredWith ?? error;
       },
     );
   }
@@ -90,19 +94,20 @@ export function timeout(ms: number, options: TimeoutOptions = {}): TimeoutPolicy
   function aggressive(ctx: ExecutionContext, next: Runner): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const scope = open(ctx);
-      scope.expire = (s) => {
+      const state = scope.state!;
+      state.expire = (s) => {
         expire(s);
-        reject(s.expiredWith);
+        reject(state.expiredWith);
       };
       next(scope).then(
         (value) => {
           close(scope);
-          if (scope.expiredWith !== undefined) reject(scope.expiredWith);
+          if (state.expiredWith !== undefined) reject(state.expiredWith);
           else resolve(value);
         },
         (error: unknown) => {
           close(scope);
-          reject(scope.expiredWith ?? error);
+          reject(state.expiredWith ?? error);
         },
       );
     });
