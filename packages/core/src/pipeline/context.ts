@@ -219,11 +219,18 @@ export class ExecutionContext implements PolicyContext {
     };
   }
 
+  /** Whether anything can abort this context: its own policy, or an ancestor that can. */
+  private get abortable(): boolean {
+    // A root is aborted only by its caller's signal (which `execute` watches); a fork by its owner.
+    return this.parent !== undefined || this.callerSignal !== undefined;
+  }
+
   private link(): void {
-    // The root learns of the caller's abort from `execute`, which always watches the caller's signal.
+    const parent = this.parent;
+    if (parent === undefined || !parent.abortable) return;
     const state = this.scope();
-    if (this.parent === undefined || state.unlinkParent !== undefined) return;
-    state.unlinkParent = this.parent.onAbort((reason) => this.abort(reason));
+    if (state.unlinkParent !== undefined) return;
+    state.unlinkParent = parent.onAbort((reason) => this.abort(reason));
   }
 
   /** Called when the scope's owner settles: stop listening to ancestors. */
