@@ -96,10 +96,14 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   let isolations = 0;
   let lastPipeline: string | undefined;
 
+  /** The success handler of calls started in the current generation (see `run`'s fast path). */
+  let successInGeneration = successHandler(0);
+
   function transition(to: CircuitState): void {
     const from = state;
     state = to;
     generation++;
+    successInGeneration = successHandler(generation);
     if (stateChange.active && from !== to) {
       stateChange.emit({ event: 'state-change', name, pipeline: lastPipeline, from, to });
     }
@@ -156,8 +160,23 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     return isFailure === undefined ? true : isFailure({ error }, ctx);
   }
 
+  function successHandler(startedIn: number): (value: unknown) => unknown {
+    return (value) => {
+      record(startedIn, false, false);
+      return value;
+    };
+  }
+
   function run(ctx: ExecutionContext, next: Runner): Promise<unknown> {
     lastPipeline = ctx.pipeline;
+    if (state === 'closed' && isFailure === undefined) {
+      // Fast path: a success needs no per-call state, so its handler is made once per generation.
+      const startedIn = generation;
+      return next(ctx).then(successInGeneration, (error: unknown) => {
+        record(startedIn, false, classifyError(ctx, error));
+        throw error;
+      });
+    }
     if (state !== 'closed') {
       try {
         admit(ctx);
