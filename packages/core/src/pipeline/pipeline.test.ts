@@ -1,6 +1,9 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { bulkhead } from '../bulkhead/bulkhead.js';
+import { breakers } from '../circuit-breaker/breakers.js';
+import { circuitBreaker } from '../circuit-breaker/circuit-breaker.js';
 import { backoff } from '../retry/backoff.js';
 import { retry } from '../retry/retry.js';
 import { createFakeClock } from '../testing/fake-clock.js';
@@ -130,6 +133,31 @@ describe('execute', () => {
     expect(seen?.priority).toBe('default');
     expect(seen?.idempotent).toBe(true);
     expect(seen?.deadline).toBeUndefined();
+  });
+
+  it('makes no AbortController for a call that never reads ctx.signal, and one for a call that does', async () => {
+    const Original = globalThis.AbortController;
+    let made = 0;
+    globalThis.AbortController = class Counted extends Original {
+      constructor() {
+        super();
+        made++;
+      }
+    };
+    try {
+      const policy = compose(
+        timeout(1_000),
+        retry({ maxAttempts: 2 }),
+        circuitBreaker({ breaker: breakers.consecutive(5) }),
+        bulkhead({ maxConcurrent: 4 }),
+      );
+      for (let i = 0; i < 10; i++) await policy.execute(() => i);
+      expect(made).toBe(0);
+      await policy.execute((ctx) => ctx.signal.aborted && ctx.signal.aborted);
+      expect(made).toBe(1);
+    } finally {
+      globalThis.AbortController = Original;
+    }
   });
 
   it('hands fn the caller signal itself when nothing else can abort the call', async () => {
