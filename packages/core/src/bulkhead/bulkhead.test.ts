@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BulkheadFullError } from '../errors/errors.js';
 import { createFakeClock } from '../testing/fake-clock.js';
@@ -120,5 +121,113 @@ describe('bulkhead', () => {
     const policy = bulkhead({ maxConcurrent: 1 });
     await expect(policy.execute(() => Promise.reject(new Error('x')))).rejects.toThrow('x');
     await expect(policy.execute(() => 'free')).resolves.toBe('free');
+  });
+});
+
+describe('bulkhead under random schedules (property)', () => {
+  type Op =
+    | { kind: 'start' }
+    | { kind: 'finish'; pick: number }
+    | { kind: 'abort'; pick: number }
+    | { kind: 'tick'; ms: number };
+  const op = fc.oneof(
+    fc.constant<Op>({ kind: 'start' }),
+    fc.nat(20).map<Op>((pick) => ({ kind: 'finish', pick })),
+    fc.nat(20).map<Op>((pick) => ({ kind: 'abort', pick })),
+    fc.integer({ min: 1, max: 40 }).map<Op>((ms) => ({ kind: 'tick', ms })),
+  );
+
+  it('never runs more than maxConcurrent, never queues more than maxQueue, starts waiters in order, and never starts an aborted one', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
+        const clock = createFakeClock();
+        const maxConcurrent = 2;
+        const maxQueue = 3;
+        const pool = bulkhead({ maxConcurrent, maxQueue, queueTimeoutMs: 50, clock });
+        interface Call {
+          id: number;
+          controller: AbortController;
+          started: boolean;
+          finish?: () => void;
+          settled: boolean;
+        }
+        const calls: Call[] = [];
+        const startOrder: number[] = [];
+        const promises: Promise<unknown>[] = [];
+        let running = 0;
+        let maxRunning = 0;
+        for (const o of ops) {
+          if (o.kind === 'start') {
+            const call: Call = {
+              id: calls.length,
+              controller: new AbortController(),
+              started: false,
+              settled: false,
+            };
+            calls.push(call);
+            promises.push(
+              pool
+                .execute(
+                  () =>
+                    new Promise<void>((resolve) => {
+                      call.started = true;
+                      startOrder.push(call.id);
+                      running++;
+                      maxRunning = Math.max(maxRunning, running);
+                      call.finish = () => {
+                        running--;
+                        resolve();
+                      };
+                    }),
+                  { signal: call.controller.signal },
+                )
+                .catch(() => {})
+                .finally(() => {
+                  call.settled = true;
+                }),
+            );
+          } else if (o.kind === 'finish') {
+            const open = calls.filter((c) => c.finish !== undefined);
+            const call = open[o.pick % Math.max(1, open.length)];
+            if (call?.finish) {
+              const finish = call.finish;
+              call.finish = undefined;
+              finish();
+            }
+          } else if (o.kind === 'abort') {
+            const waiting = calls.filter((c) => !c.started && !c.settled);
+            const call = waiting[o.pick % Math.max(1, waiting.length)];
+            call?.controller.abort('gone');
+          } else {
+            await clock.advance(o.ms);
+          }
+          await clock.advance(0);
+          if (pool.executing > maxConcurrent || pool.queued > maxQueue) return false;
+          if (pool.executing !== running) return false;
+        }
+        // Let everything drain: finish whatever runs until nothing is left.
+        for (let guard = 0; guard < 100 && calls.some((c) => !c.settled); guard++) {
+          for (const c of calls) {
+            if (c.finish) {
+              const finish = c.finish;
+              c.finish = undefined;
+              finish();
+            }
+          }
+          await clock.advance(50);
+        }
+        await Promise.all(promises);
+        const sorted = [...startOrder].sort((a, b) => a - b);
+        const aborted = calls.filter((c) => c.controller.signal.aborted && !c.started);
+        return (
+          maxRunning <= maxConcurrent &&
+          startOrder.every((id, i) => id === sorted[i]) && // slots go to callers in arrival order
+          aborted.every((c) => !startOrder.includes(c.id)) &&
+          pool.executing === 0 &&
+          pool.queued === 0
+        );
+      }),
+      { numRuns: 150 },
+    );
   });
 });
