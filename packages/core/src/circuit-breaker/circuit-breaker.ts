@@ -169,14 +169,6 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
 
   function run(ctx: ExecutionContext, next: Runner): Promise<unknown> {
     lastPipeline = ctx.pipeline;
-    if (state === 'closed' && isFailure === undefined) {
-      // Fast path: a success needs no per-call state, so its handler is made once per generation.
-      const startedIn = generation;
-      return next(ctx).then(successInGeneration, (error: unknown) => {
-        record(startedIn, false, classifyError(ctx, error));
-        throw error;
-      });
-    }
     if (state !== 'closed') {
       try {
         admit(ctx);
@@ -187,16 +179,18 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     const trial = state === 'half-open';
     if (trial) trialsInFlight++;
     const startedIn = generation;
-    return next(ctx).then(
-      (value) => {
-        record(startedIn, trial, isFailure === undefined ? false : isFailure({ value }, ctx));
-        return value;
-      },
-      (error: unknown) => {
-        record(startedIn, trial, classifyError(ctx, error));
-        throw error;
-      },
-    );
+    // A plain success outside a trial needs no per-call state: its handler is made once per generation.
+    const onValue =
+      trial || isFailure !== undefined
+        ? (value: unknown) => {
+            record(startedIn, trial, isFailure === undefined ? false : isFailure({ value }, ctx));
+            return value;
+          }
+        : successInGeneration;
+    return next(ctx).then(onValue, (error: unknown) => {
+      record(startedIn, trial, classifyError(ctx, error));
+      throw error;
+    });
   }
 
   /** Lets a call through a circuit that is not closed, or throws `CircuitOpenError`. */
