@@ -2,7 +2,7 @@ import { checkOptions, func, nameOption } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
 import type { ExecutionContext, PolicyContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
-import type { Outcome, OutcomePredicate } from '../pipeline/outcome.js';
+import { errorCounts, type Outcome, type OutcomePredicate } from '../pipeline/outcome.js';
 import type { Policy } from '../pipeline/policy.js';
 import { FALLBACK_DEFAULTS, type FallbackEvent, type FallbackOptions } from './options.js';
 
@@ -40,8 +40,7 @@ export function fallback<T>(valueOrFn: FallbackValue<T>, options: FallbackOption
     try {
       value = await next(ctx);
     } catch (error) {
-      if (ctx.isCallerAbort(error)) throw error;
-      if (on !== undefined && !on({ error }, ctx)) throw error;
+      if (!errorCounts(ctx, error, on)) throw error;
       return use(ctx, { error });
     }
     if (on?.({ value }, ctx)) return use(ctx, { value });

@@ -1,4 +1,4 @@
-import type { PolicyContext } from './context.js';
+import type { ExecutionContext, PolicyContext } from './context.js';
 
 /** What a call produced: tell the two apart with `'error' in outcome`. */
 export type Outcome<T = unknown> = { readonly error: unknown } | { readonly value: T };
@@ -18,4 +18,16 @@ export function isNotRetryable(error: unknown): boolean {
   return (
     typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false
   );
+}
+
+/**
+ * The default rule of every outcome predicate: an error counts unless it is the caller's own abort;
+ * among the rest, `predicate` decides when given.
+ */
+export function errorCounts(
+  ctx: ExecutionContext,
+  error: unknown,
+  predicate: OutcomePredicate | undefined,
+): boolean {
+  return !ctx.isCallerAbort(error) && (predicate === undefined || predicate({ error }, ctx));
 }

@@ -17,7 +17,7 @@ type Runner = (ctx: ExecutionContext) => Promise<unknown>;
 
 import type { Disposable, Listener } from '../events/events.js';
 import { createPolicy } from '../pipeline/create-policy.js';
-import { isNotRetryable, type OutcomePredicate, retryAfterOf } from '../pipeline/outcome.js';
+import { errorCounts, isNotRetryable, type OutcomePredicate, retryAfterOf } from '../pipeline/outcome.js';
 import type { Policy } from '../pipeline/policy.js';
 import type { Backoff } from './backoff.js';
 import {
@@ -121,8 +121,7 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
 
   /** Whether an error is one retry may repeat; once the scope is aborted nothing more is attempted. */
   function retryableError(ctx: ExecutionContext, error: unknown): boolean {
-    if (ctx.aborted || ctx.isCallerAbort(error)) return false;
-    return retryOn === undefined || retryOn({ error }, ctx);
+    return !ctx.aborted && errorCounts(ctx, error, retryOn);
   }
 
   /** Attempts after the first: the slow path, where an async loop costs nothing that matters. */
