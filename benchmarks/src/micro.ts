@@ -41,10 +41,6 @@ const readsCockatielSignal = async (ctx: { signal: AbortSignal }): Promise<numbe
   ctx.signal.aborted ? 0 : 1;
 
 const KEYS = ['retry', 'circuitBreaker', 'bulkhead', 'timeout', 'four composed'];
-const LABELS = {
-  bw: ['retry', 'circuitBreaker', 'bulkhead', 'timeout', 'compose(timeout, retry, circuitBreaker, bulkhead)'],
-  ck: ['retry', 'circuitBreaker', 'bulkhead', 'timeout', 'wrap(timeout, retry, breaker, bulkhead)'],
-};
 
 function bw(): Record<string, Policy> {
   return {
@@ -111,26 +107,16 @@ function cases(): Case[] {
     ['ignores', bare, bare],
     ['reads', readsSignal, readsCockatielSignal],
   ] as const) {
-    Object.values(bw()).forEach((policy, i) => {
-      const key = `${KEYS[i]}, fn ${signal} signal`;
-      list.push({
-        group: 'breakwater',
-        label: `${LABELS.bw[i]}, fn ${signal} signal`,
-        phase: `${signal} signal`,
-        run: () => policy.execute(bwFn),
-        key,
+    const libraries: Array<[group: string, runs: Array<[label: string, run: Fn]>]> = [
+      ['breakwater', Object.entries(bw()).map(([label, policy]) => [label, () => policy.execute(bwFn)])],
+      ['cockatiel 3', Object.entries(ck()).map(([label, policy]) => [label, () => policy.execute(ckFn)])],
+    ];
+    for (const [group, runs] of libraries) {
+      runs.forEach(([label, run], i) => {
+        const phase = `${signal} signal` as const;
+        list.push({ group, label: `${label}, fn ${phase}`, phase, run, key: `${KEYS[i]}, fn ${phase}` });
       });
-    });
-    Object.values(ck()).forEach((policy, i) => {
-      const key = `${KEYS[i]}, fn ${signal} signal`;
-      list.push({
-        group: 'cockatiel 3',
-        label: `${LABELS.ck[i]}, fn ${signal} signal`,
-        phase: `${signal} signal`,
-        run: () => policy.execute(ckFn),
-        key,
-      });
-    });
+    }
   }
   return list;
 }
