@@ -154,17 +154,21 @@ describe('cooperative timeout', () => {
     expect(deadlines).toEqual([80, 100]);
   });
 
-  it('aborts an attempt running under an inner timeout when the outer one fires first', async () => {
+  /** compose(outer timeout, retry every 20 ms, inner 40 ms timeout) around a call that waits for its abort. */
+  function outerRetryInner(outerMs: number) {
     const clock = createFakeClock();
-    const outer = timeout(70, { clock, name: 'outer' });
-    const inner = timeout(40, { clock, name: 'inner' });
     const result = compose(
-      outer,
+      timeout(outerMs, { clock, name: 'outer' }),
       retry({ maxAttempts: 5, backoff: backoff.constant({ delayMs: 20 }), clock }),
-      inner,
+      timeout(40, { clock, name: 'inner' }),
     )
       .execute(untilAborted)
       .catch((e: unknown) => e);
+    return { clock, result };
+  }
+
+  it('aborts an attempt running under an inner timeout when the outer one fires first', async () => {
+    const { clock, result } = outerRetryInner(70);
     await clock.advance(40); // inner fires; retry waits 20 ms (60 < the outer deadline of 70)
     await clock.advance(30); // attempt 2 runs from 60; the outer timeout fires at 70
     const error = (await result) as TimeoutError;
@@ -173,16 +177,7 @@ describe('cooperative timeout', () => {
   });
 
   it('surfaces the inner TimeoutError when retry cannot fit another delay before the outer deadline', async () => {
-    const clock = createFakeClock();
-    const outer = timeout(50, { clock, name: 'outer' });
-    const inner = timeout(40, { clock, name: 'inner' });
-    const result = compose(
-      outer,
-      retry({ maxAttempts: 5, backoff: backoff.constant({ delayMs: 20 }), clock }),
-      inner,
-    )
-      .execute(untilAborted)
-      .catch((e: unknown) => e);
+    const { clock, result } = outerRetryInner(50);
     await clock.advance(40);
     const error = (await result) as TimeoutError;
     expect(error.policy).toBe('inner');
