@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BulkheadFullError } from '../errors/errors.js';
 import { createFakeClock } from '../testing/fake-clock.js';
 import { bulkhead } from './bulkhead.js';
@@ -229,5 +229,51 @@ describe('bulkhead under random schedules (property)', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('bulkhead hardening', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('refuses a queueTimeoutMs of the wrong type with a TypeError', () => {
+    expect(() => bulkhead({ queueTimeoutMs: '5' as never })).toThrow(TypeError);
+    expect(() => bulkhead({ queueTimeoutMs: 0 })).toThrow(RangeError);
+    expect(() => bulkhead({ maxQueue: null as never })).toThrow(/"maxQueue"/);
+  });
+
+  it('waits out a queueTimeoutMs of 2^31 ms instead of rejecting after ~4 ms', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const pool = bulkhead({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMs: 2 ** 31 });
+    let finish!: () => void;
+    const holder = pool.execute(() => new Promise<void>((resolve) => (finish = resolve)));
+    let settled = false;
+    const waiter = pool
+      .execute(() => 'got a slot')
+      .catch((e: unknown) => e)
+      .finally(() => {
+        settled = true;
+      });
+    await vi.advanceTimersByTimeAsync(2 ** 31 - 1);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await waiter).toBeInstanceOf(BulkheadFullError);
+    finish();
+    await holder;
+  });
+
+  it('keeps the process alive while a call waits for a slot, and lets go once it has one', async () => {
+    const refedTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const pool = bulkhead({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMs: 60_000 });
+    const base = refedTimers();
+    let finish!: () => void;
+    const holder = pool.execute(() => new Promise<void>((resolve) => (finish = resolve)));
+    const waiter = pool.execute(() => 'slot');
+    expect(refedTimers()).toBe(base + 1);
+    finish();
+    await holder;
+    await expect(waiter).resolves.toBe('slot');
+    expect(refedTimers()).toBe(base);
   });
 });

@@ -1,6 +1,6 @@
 import { systemClock } from '../clock/clock.js';
 import { BulkheadFullError } from '../errors/errors.js';
-import { checkOptions, clockOption, integer, nameOption, optionError } from '../errors/validate.js';
+import { checkOptions, clockOption, given, integer, nameOption, optionError } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
 import type { ExecutionContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
@@ -29,10 +29,18 @@ export function bulkhead(options: BulkheadOptions = {}): BulkheadPolicy {
   checkOptions('bulkhead', options, KNOWN);
   const d = BULKHEAD_DEFAULTS;
   const name = nameOption('bulkhead', options.name, d.name);
-  const maxConcurrent = integer('bulkhead', 'maxConcurrent', options.maxConcurrent ?? d.maxConcurrent, 1);
-  const maxQueue = integer('bulkhead', 'maxQueue', options.maxQueue ?? d.maxQueue, 0, true);
-  const queueTimeoutMs = options.queueTimeoutMs ?? d.queueTimeoutMs;
-  if (typeof queueTimeoutMs !== 'number' || !(queueTimeoutMs > 0)) {
+  const maxConcurrent = integer(
+    'bulkhead',
+    'maxConcurrent',
+    given(options.maxConcurrent, d.maxConcurrent),
+    1,
+  );
+  const maxQueue = integer('bulkhead', 'maxQueue', given(options.maxQueue, d.maxQueue), 0, true);
+  const queueTimeoutMs = given(options.queueTimeoutMs, d.queueTimeoutMs);
+  if (typeof queueTimeoutMs !== 'number' || Number.isNaN(queueTimeoutMs)) {
+    throw optionError('bulkhead', 'queueTimeoutMs', 'a positive number of ms (or Infinity)', queueTimeoutMs);
+  }
+  if (!(queueTimeoutMs > 0)) {
     throw optionError(
       'bulkhead',
       'queueTimeoutMs',

@@ -1,4 +1,4 @@
-import { checkOptions, fraction, integer, optionError } from '../errors/validate.js';
+import { checkOptions, fraction, given, integer, optionError } from '../errors/validate.js';
 
 /** The failure-counting window of one circuit. */
 export interface BreakerWindow {
@@ -52,9 +52,9 @@ export function consecutive(threshold: number): Breaker {
 export function count(options: CountBreakerOptions = {}): Breaker {
   checkOptions('breakers.count', options, ['size', 'failureRate', 'minCalls']);
   const d = COUNT_BREAKER_DEFAULTS;
-  const size = integer('breakers.count', 'size', options.size ?? d.size, 1);
-  const failureRate = fraction('breakers.count', 'failureRate', options.failureRate ?? d.failureRate);
-  const minCalls = integer('breakers.count', 'minCalls', options.minCalls ?? d.minCalls, 1);
+  const size = integer('breakers.count', 'size', given(options.size, d.size), 1);
+  const failureRate = fraction('breakers.count', 'failureRate', given(options.failureRate, d.failureRate));
+  const minCalls = integer('breakers.count', 'minCalls', given(options.minCalls, d.minCalls), 1);
   if (minCalls > size) {
     throw optionError(
       'breakers.count',
@@ -83,7 +83,9 @@ export function count(options: CountBreakerOptions = {}): Breaker {
         success: () => record(0),
         failure: () => {
           record(1);
-          return calls >= minCalls && failures >= failureRate * calls;
+          // failures / calls, not failureRate * calls: the product rounds (0.28 * 25 is
+          // 7.000000000000001), while a correctly rounded quotient equals the rate when the ratio does.
+          return calls >= minCalls && failures / calls >= failureRate;
         },
         reset: () => {
           ring.fill(0);

@@ -263,3 +263,100 @@ describe('circuitBreaker state machine (property)', () => {
     );
   });
 });
+
+describe('circuitBreaker hardening', () => {
+  it('keeps isolate() working after reset(): a handle from before the reset is inert', async () => {
+    const cb = circuitBreaker();
+    const h1 = cb.isolate();
+    cb.reset();
+    h1.dispose(); // must not push the owner count below zero
+    const h2 = cb.isolate();
+    expect(cb.state).toBe('isolated');
+    h2.dispose();
+    expect(cb.state).toBe('closed');
+    await expect(cb.execute(() => 'through')).resolves.toBe('through');
+  });
+
+  it.each([
+    [25, 0.28, 7],
+    [100, 0.55, 55],
+    [50, 0.14, 7],
+    [100, 0.07, 7],
+    [75, 0.68, 51],
+  ])(
+    'opens the count breaker at exactly failureRate (size %i, rate %d)',
+    async (size, failureRate, failures) => {
+      const cb = circuitBreaker({ breaker: breakers.count({ size, failureRate, minCalls: size }) });
+      for (let i = 0; i < size - failures; i++) await cb.execute(() => 'ok');
+      for (let i = 0; i < failures; i++)
+        await cb.execute(() => Promise.reject(new Error('x'))).catch(() => {});
+      expect(cb.state).toBe('open');
+    },
+  );
+
+  it('decides the count breaker rate exactly, as integer arithmetic does (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.nat(),
+        (size, percent, seed) => {
+          const failures = seed % (size + 1);
+          const window = breakers.count({ size, failureRate: percent / 100, minCalls: size }).create();
+          for (let i = 0; i < size - failures; i++) window.success(0);
+          let opened = false;
+          for (let i = 0; i < failures; i++) opened = window.failure(0);
+          // failures / size >= percent / 100, without floating point.
+          const expected = failures > 0 && failures * 100 >= percent * size;
+          return opened === expected;
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('frees the half-open trial slot when isFailure throws, and hands its error to the caller', async () => {
+    const clock = createFakeClock();
+    const bug = new Error('predicate bug');
+    let throwing = true;
+    const cb = circuitBreaker({
+      breaker: breakers.consecutive(1),
+      halfOpenAfterMs: 100,
+      clock,
+      isFailure: (outcome) => {
+        if ('value' in outcome && throwing) throw bug;
+        return 'error' in outcome;
+      },
+    });
+    await cb.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+    await clock.advance(100);
+    expect(cb.state).toBe('half-open');
+    await expect(cb.execute(() => 'trial')).rejects.toBe(bug);
+    throwing = false;
+    // The slot is free again: the next trial runs (and closes the circuit).
+    await expect(cb.execute(() => 'trial 2')).resolves.toBe('trial 2');
+    expect(cb.state).toBe('closed');
+  });
+
+  it('refuses a halfOpenAfterMs object that is not a backoff, naming it', () => {
+    expect(() => circuitBreaker({ halfOpenAfterMs: { delayMs: 5 } as never })).toThrow(
+      /circuitBreaker: option "halfOpenAfterMs" must be a number of ms or a backoff/,
+    );
+    expect(() => circuitBreaker({ halfOpenMaxCalls: null as never })).toThrow(/"halfOpenMaxCalls"/);
+  });
+
+  it('ignores a value that arrives after the caller aborted', async () => {
+    const cb = circuitBreaker({ breaker: breakers.consecutive(1), isFailure: () => true });
+    const controller = new AbortController();
+    const call = cb.execute(
+      async () => {
+        controller.abort();
+        return 'late';
+      },
+      { signal: controller.signal },
+    );
+    await expect(call).rejects.toBe(controller.signal.reason);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(cb.state).toBe('closed');
+  });
+});

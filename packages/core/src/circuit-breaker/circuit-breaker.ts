@@ -5,6 +5,7 @@ import {
   clockOption,
   finiteNumber,
   func,
+  given,
   integer,
   nameOption,
   optionError,
@@ -53,25 +54,34 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   checkOptions('circuitBreaker', options, KNOWN);
   const d = CIRCUIT_BREAKER_DEFAULTS;
   const name = nameOption('circuitBreaker', options.name, d.name);
-  const breaker = (options.breaker ?? d.breaker) as Breaker;
+  const breaker = given(options.breaker, d.breaker) as Breaker;
   if (typeof breaker !== 'object' || breaker === null || typeof breaker.create !== 'function') {
     throw optionError('circuitBreaker', 'breaker', 'a breaker (breakers.consecutive/count)', options.breaker);
   }
-  const halfOpenOption = options.halfOpenAfterMs ?? d.halfOpenAfterMs;
+  const halfOpenOption = given(options.halfOpenAfterMs, d.halfOpenAfterMs);
   let halfOpenDelay: (openings: number, previous: number | undefined) => number;
   if (typeof halfOpenOption === 'number') {
     const ms = finiteNumber('circuitBreaker', 'halfOpenAfterMs', halfOpenOption);
     halfOpenDelay = () => ms;
-  } else if (typeof halfOpenOption === 'object' && halfOpenOption !== null && 'delayMs' in halfOpenOption) {
+  } else if (
+    typeof halfOpenOption === 'object' &&
+    halfOpenOption !== null &&
+    typeof (halfOpenOption as Partial<Backoff>).delayMs === 'function'
+  ) {
     const schedule: Backoff = halfOpenOption;
     halfOpenDelay = (openings, previous) => schedule.delayMs(openings, previous, random);
   } else {
-    throw optionError('circuitBreaker', 'halfOpenAfterMs', 'a number of ms or a backoff', halfOpenOption);
+    throw optionError(
+      'circuitBreaker',
+      'halfOpenAfterMs',
+      'a number of ms or a backoff (an object with a delayMs(n, previousMs, random) method)',
+      halfOpenOption,
+    );
   }
   const halfOpenMaxCalls = integer(
     'circuitBreaker',
     'halfOpenMaxCalls',
-    options.halfOpenMaxCalls ?? d.halfOpenMaxCalls,
+    given(options.halfOpenMaxCalls, d.halfOpenMaxCalls),
     1,
   );
   const isFailure =
@@ -94,6 +104,8 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   let trialsInFlight = 0;
   let trialSuccesses = 0;
   let isolations = 0;
+  /** Bumped by `reset()`: an isolation handle from before it is inert. */
+  let isolationEpoch = 0;
   let lastPipeline: string | undefined;
 
   /** The success handler of calls started in the current generation (see `run`'s fast path). */
@@ -155,9 +167,25 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     }
   }
 
-  function classifyError(ctx: ExecutionContext, error: unknown): boolean | undefined {
-    if (ctx.isCallerAbort(error)) return undefined;
-    return isFailure === undefined ? true : isFailure({ error }, ctx);
+  /**
+   * Whether an outcome is a failure, or `undefined` when it says nothing of the downstream: the
+   * caller aborted (whatever fn then threw or returned), or `isFailure` itself threw. A throwing
+   * predicate still frees the call's trial slot, and its error reaches the caller.
+   */
+  function classify(
+    ctx: ExecutionContext,
+    startedIn: number,
+    trial: boolean,
+    outcome: { error: unknown } | { value: unknown },
+  ): boolean | undefined {
+    if (ctx.callerAborted) return undefined;
+    if (isFailure === undefined) return 'error' in outcome;
+    try {
+      return isFailure(outcome, ctx);
+    } catch (predicateError) {
+      record(startedIn, trial, undefined);
+      throw predicateError;
+    }
   }
 
   function successHandler(startedIn: number): (value: unknown) => unknown {
@@ -181,14 +209,14 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     const startedIn = generation;
     // A plain success outside a trial needs no per-call state: its handler is made once per generation.
     const onValue =
-      trial || isFailure !== undefined
+      trial || isFailure !== undefined || ctx.callerSignal !== undefined
         ? (value: unknown) => {
-            record(startedIn, trial, isFailure === undefined ? false : isFailure({ value }, ctx));
+            record(startedIn, trial, classify(ctx, startedIn, trial, { value }));
             return value;
           }
         : successInGeneration;
     return next(ctx).then(onValue, (error: unknown) => {
-      record(startedIn, trial, classifyError(ctx, error));
+      record(startedIn, trial, classify(ctx, startedIn, trial, { error }));
       throw error;
     });
   }
@@ -210,9 +238,10 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     isolate(): Disposable {
       isolations++;
       if (state !== 'isolated') transition('isolated');
+      const epoch = isolationEpoch;
       let released = false;
       const dispose = (): void => {
-        if (released) return;
+        if (released || epoch !== isolationEpoch) return;
         released = true;
         isolations--;
         if (isolations === 0 && state === 'isolated') close();
@@ -221,6 +250,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     },
     reset(): void {
       isolations = 0;
+      isolationEpoch++;
       close();
     },
     onStateChange: (listener: Listener<StateChangeEvent>) => stateChange.on(listener),

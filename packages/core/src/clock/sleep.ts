@@ -1,10 +1,9 @@
 import type { ExecutionContext } from '../pipeline/context.js';
-import { type Clock, systemClock } from './clock.js';
+import type { Clock } from './clock.js';
 
 /**
- * Waits `ms` on `clock`; rejects with the scope's abort reason as soon as `ctx` aborts. Unlike the
- * timers that only guard a call (timeouts, queue limits), this wait is the caller's pending work, so
- * a real timer stays ref'd: a script awaiting a retry must not exit in the middle of the delay.
+ * Waits `ms` on `clock`; rejects with the scope's abort reason as soon as `ctx` aborts. The wait is
+ * the caller's pending work, so it keeps the process alive as a plain `setTimeout` would.
  */
 export function sleep(clock: Clock, ms: number, ctx: ExecutionContext): Promise<void> {
   if (ctx.aborted) return Promise.reject(ctx.abortReason);
@@ -17,6 +16,5 @@ export function sleep(clock: Clock, ms: number, ctx: ExecutionContext): Promise<
       unsubscribe();
       resolve();
     }, ms);
-    if (clock === systemClock) (handle as NodeJS.Timeout).ref();
   });
 }

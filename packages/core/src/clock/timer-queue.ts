@@ -1,4 +1,4 @@
-import { type Clock, timerNow } from './clock.js';
+import { type Clock, setTimerRef } from './clock.js';
 
 /** An entry of a TimerQueue; the owner extends it (a timeout's scope is its own entry). */
 export interface TimerEntry {
@@ -15,18 +15,20 @@ export interface TimerEntry {
  * expire in the order they were added: the queue is a FIFO linked list, cancelling unlinks in O(1),
  * and a single clock timer is armed for the head. This is how a timeout costs less than a
  * setTimeout/clearTimeout pair per call.
+ *
+ * The armed timer keeps the process alive while an entry waits on it (a call awaiting its timeout
+ * must settle), and stops doing so as soon as the queue is empty.
  */
 export class TimerQueue {
   private head: TimerEntry | undefined;
   private tail: TimerEntry | undefined;
   private armedAt = Number.POSITIVE_INFINITY;
   private handle: unknown;
+  /** Whether the armed handle keeps the process alive; it does exactly while the queue is not empty. */
+  private refed = false;
   private readonly fire = (): void => this.onTimer();
-  private readonly now: () => number;
 
-  constructor(private readonly clock: Clock) {
-    this.now = timerNow(clock);
-  }
+  constructor(private readonly clock: Clock) {}
 
   add(entry: TimerEntry): void {
     entry.timerQueued = true;
@@ -36,6 +38,10 @@ export class TimerQueue {
     else this.tail.timerNext = entry;
     this.tail = entry;
     if (entry.expiresAt < this.armedAt) this.arm(entry.expiresAt);
+    else if (!this.refed) {
+      this.refed = true;
+      setTimerRef(this.handle, true);
+    }
   }
 
   remove(entry: TimerEntry): void {
@@ -48,19 +54,26 @@ export class TimerQueue {
     else next.timerPrev = prev;
     entry.timerPrev = undefined;
     entry.timerNext = undefined;
-    // The armed timer is left alone: it finds the queue changed when it fires, which costs one
-    // wake-up per period instead of a clearTimeout per call.
+    // The armed timer is left armed: it finds the queue changed when it fires, which costs one
+    // wake-up per period instead of a clearTimeout per call. It no longer holds the process open.
+    if (this.head === undefined && this.refed) {
+      this.refed = false;
+      setTimerRef(this.handle, false);
+    }
   }
 
   private arm(at: number): void {
     if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
     this.armedAt = at;
-    this.handle = this.clock.setTimeout(this.fire, Math.max(0, at - this.now()));
+    // Measured from a fresh reading of the clock, never from a cached one: a timer must not fire early.
+    this.handle = this.clock.setTimeout(this.fire, Math.max(0, at - this.clock.now()));
+    this.refed = true;
   }
 
   private onTimer(): void {
     this.handle = undefined;
     this.armedAt = Number.POSITIVE_INFINITY;
+    this.refed = false;
     const now = this.clock.now();
     let entry = this.head;
     while (entry !== undefined && entry.expiresAt <= now) {

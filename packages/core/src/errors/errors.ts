@@ -58,11 +58,26 @@ export class RejectedError extends BreakwaterError {
   }
 }
 
+export interface TimeoutErrorOptions extends BreakwaterErrorOptions {
+  /** The call's deadline, not the policy's own `ms`, set the limit. */
+  fromDeadline?: boolean | undefined;
+}
+
 export class TimeoutError extends RejectedError {
+  /** The time the call was given (0 when its deadline had passed before it started). */
   readonly timeoutMs: number;
-  constructor(timeoutMs: number, options: BreakwaterErrorOptions = {}) {
-    super('BW_TIMEOUT', `Operation timed out after ${timeoutMs} ms`, options);
+  /** Whether the call's deadline, rather than the timeout's own `ms`, set the limit. */
+  readonly fromDeadline: boolean;
+  constructor(timeoutMs: number, options: TimeoutErrorOptions = {}) {
+    const fromDeadline = options.fromDeadline === true;
+    const message = !fromDeadline
+      ? `Operation timed out after ${timeoutMs} ms`
+      : timeoutMs <= 0
+        ? 'The deadline of the call had already passed when it started'
+        : `Operation timed out after ${timeoutMs} ms, at the deadline of the call`;
+    super('BW_TIMEOUT', message, options);
     this.timeoutMs = timeoutMs;
+    this.fromDeadline = fromDeadline;
   }
 }
 

@@ -8,4 +8,5 @@ export {
   isRejectedError,
   RejectedError,
   TimeoutError,
+  type TimeoutErrorOptions,
 } from './errors.js';

@@ -1,7 +1,16 @@
 // Option checks shared by every policy. Messages name the policy, the option, what was expected
 // and what was given, so a typo is found from the stack trace alone.
 
-function show(value: unknown): string {
+/**
+ * An option's value, or its default when the option is absent. Only `undefined` means absent: a
+ * `null` is a value, and is checked (and refused) like any other.
+ */
+export function given<T>(value: T | undefined, fallback: T): T {
+  return value === undefined ? fallback : value;
+}
+
+/** A short description of a given value, for error messages. */
+export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
@@ -17,7 +26,7 @@ export function optionError(
   given: unknown,
   kind: 'type' | 'range' = 'type',
 ): TypeError | RangeError {
-  const message = `${policy}: option "${option}" must be ${expected}, got ${show(given)}`;
+  const message = `${policy}: option "${option}" must be ${expected}, got ${describe(given)}`;
   return kind === 'range' ? new RangeError(message) : new TypeError(message);
 }
 

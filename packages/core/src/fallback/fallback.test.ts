@@ -45,3 +45,26 @@ describe('fallback', () => {
     expect(() => fallback(0, { on: 'x' as never })).toThrow(/fallback: option "on" must be a function/);
   });
 });
+
+describe('fallback hardening', () => {
+  it('refuses to be made without a replacement', () => {
+    expect(() => (fallback as (...args: unknown[]) => unknown)()).toThrow(
+      /fallback: the replacement value is required/,
+    );
+    // An explicit undefined is a value.
+    expect(() => fallback(undefined)).not.toThrow();
+  });
+
+  it('does not replace a value selected by `on` once the caller aborted', async () => {
+    const controller = new AbortController();
+    const policy = fallback('replacement', { on: () => true });
+    const call = policy.execute(
+      async () => {
+        controller.abort(new Error('left'));
+        return 'late value';
+      },
+      { signal: controller.signal },
+    );
+    await expect(call).rejects.toThrow('left');
+  });
+});

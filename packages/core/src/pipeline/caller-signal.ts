@@ -46,12 +46,23 @@ class SignalWatch {
 
 const watches = new WeakMap<AbortSignal, SignalWatch>();
 
-/** Settles with `promise`, or rejects with the caller's `signal.reason` as soon as it aborts. */
+const ignore = (): void => {};
+
+/**
+ * Settles with `promise`, or rejects with the caller's `signal.reason` as soon as it aborts. The
+ * pipeline has already started when this runs, so an abort during fn's synchronous first step (no
+ * event fires for a listener added afterwards) is caught here and handled like any other.
+ */
 export function settleWithCallerSignal<T>(
   ctx: ExecutionContext,
   signal: AbortSignal,
   promise: Promise<T>,
 ): Promise<T> {
+  if (signal.aborted) {
+    promise.then(ignore, ignore);
+    ctx.abort(signal.reason);
+    return Promise.reject(signal.reason);
+  }
   let watch = watches.get(signal);
   if (watch === undefined) {
     watch = new SignalWatch(signal);

@@ -1,14 +1,24 @@
-import { systemClock } from '../clock/clock.js';
-import { optionError } from '../errors/validate.js';
-import { type Layer, layersOf, OutcomeEvents, type Policy, PolicyImpl } from './policy.js';
+import { type Clock, systemClock } from '../clock/clock.js';
+import { checkOptions, clockOption, nameOption } from '../errors/validate.js';
+import {
+  type AddsOf,
+  type AnyPolicy,
+  type Layer,
+  layersOf,
+  OutcomeEvents,
+  type Policy,
+  PolicyImpl,
+} from './policy.js';
 
 export interface ComposeOptions {
   /** The pipeline's name in events and telemetry. @default 'pipeline' */
   name?: string;
+  /** Times the pipeline's own `onSuccess`/`onFailure` `durationMs`. @default the system clock */
+  clock?: Clock;
 }
 
-function isPolicy(value: unknown): value is Policy {
-  return typeof value === 'object' && value !== null && typeof (value as Policy).execute === 'function';
+function isPolicy(value: unknown): value is AnyPolicy {
+  return typeof value === 'object' && value !== null && typeof (value as AnyPolicy).execute === 'function';
 }
 
 /** Finds options that contradict each other across the pipeline, outermost first. */
@@ -33,25 +43,24 @@ function checkLayers(layers: readonly Layer[]): void {
 
 /**
  * Composes policies into one, outermost first: `compose(timeout(2000), retry())` times out the
- * whole retried call. Nested pipelines are flattened. An optional first argument `{ name }` names
- * the pipeline.
+ * whole retried call. Nested pipelines are flattened (their own events still fire). An optional
+ * first argument `{ name, clock }` names the pipeline and times its events.
  */
-export function compose(options: ComposeOptions, ...policies: Policy[]): Policy;
-export function compose(...policies: Policy[]): Policy;
-export function compose(...args: Array<Policy | ComposeOptions>): Policy {
+export function compose<P extends AnyPolicy[]>(...policies: P): Policy<AddsOf<P[number]>>;
+export function compose<P extends AnyPolicy[]>(
+  options: ComposeOptions,
+  ...policies: P
+): Policy<AddsOf<P[number]>>;
+export function compose(...args: unknown[]): AnyPolicy {
   let name = 'pipeline';
+  let clock: Clock = systemClock;
   let rest = args;
   const first = args[0];
   if (first !== undefined && !isPolicy(first)) {
-    if (typeof first !== 'object' || first === null) {
-      throw optionError('compose', 'first argument', 'a policy or { name }', first);
-    }
-    const given = (first as ComposeOptions).name;
-    if (given !== undefined) {
-      if (typeof given !== 'string' || given === '')
-        throw optionError('compose', 'name', 'a non-empty string', given);
-      name = given;
-    }
+    checkOptions('compose', first, ['name', 'clock']);
+    const options = first as ComposeOptions;
+    name = nameOption('compose', options.name, name);
+    clock = clockOption('compose', options.clock, clock);
     rest = args.slice(1);
   }
   const layers: Layer[] = [];
@@ -64,5 +73,6 @@ export function compose(...args: Array<Policy | ComposeOptions>): Policy {
     layers.push(...layersOf(policy));
   });
   checkLayers(layers);
-  return new PolicyImpl('pipeline', name, layers, name, new OutcomeEvents('pipeline', name, systemClock.now));
+  const now = clock === systemClock ? systemClock.now : () => clock.now();
+  return new PolicyImpl('pipeline', name, layers, name, new OutcomeEvents('pipeline', name, now));
 }

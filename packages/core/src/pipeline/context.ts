@@ -1,4 +1,5 @@
 import type { TimerEntry } from '../clock/timer-queue.js';
+import { optionError } from '../errors/validate.js';
 
 export type Priority = 'critical' | 'default' | 'sheddable';
 
@@ -105,6 +106,7 @@ export class ExecutionContext implements PolicyContext {
   /** The user's function, called at the end of the pipeline. */
   declare fn: (ctx: PolicyContext) => unknown;
   declare readonly parent: ExecutionContext | undefined;
+  /** The caller's `options.signal`, shared by every context of the call. */
   declare readonly callerSignal: AbortSignal | undefined;
   /** Cancellation and timer state, made on first need. */
   declare state: ScopeState | undefined;
@@ -143,8 +145,26 @@ export class ExecutionContext implements PolicyContext {
     this.pipeline = pipeline;
     this.fn = fn;
     this.parent = parent;
-    this.callerSignal = parent === undefined ? options?.signal : undefined;
+    this.callerSignal = parent === undefined ? options?.signal : parent.callerSignal;
     this.state = undefined;
+  }
+
+  /**
+   * A child context with other per-call fields, for a custom policy that passes `next` a changed
+   * context. Cancellation stays the call's: the child aborts with this context. A deadline can only
+   * come earlier.
+   */
+  derive(changes: Partial<PolicyContext>): ExecutionContext {
+    const child = new ExecutionContext(this.fn, undefined, this.pipeline, this);
+    if (changes.attempt !== undefined) child.attempt = changes.attempt;
+    if (changes.deadline !== undefined && (child.deadline === undefined || changes.deadline < child.deadline))
+      child.deadline = changes.deadline;
+    if (changes.key !== undefined) child.key = changes.key;
+    if (changes.priority !== undefined) child.priority = changes.priority;
+    if (changes.idempotencyKey !== undefined) child.idempotencyKey = changes.idempotencyKey;
+    if (changes.fingerprint !== undefined) child.fingerprint = changes.fingerprint;
+    if (changes.idempotent !== undefined) child.idempotent = changes.idempotent;
+    return child;
   }
 
   /** A child scope that can be aborted on its own (a timeout's window, a hedge's attempt). */
@@ -162,7 +182,7 @@ export class ExecutionContext implements PolicyContext {
   get aborted(): boolean {
     if (this.state?.aborted === true) return true;
     if (this.parent !== undefined) return this.parent.aborted;
-    return this.callerSignal?.aborted === true;
+    return this.callerAborted;
   }
 
   get abortReason(): unknown {
@@ -171,12 +191,13 @@ export class ExecutionContext implements PolicyContext {
     return this.callerSignal?.reason;
   }
 
-  /** Whether `error` is the caller's own abort reason: such outcomes never count as failures. */
-  isCallerAbort(error: unknown): boolean {
-    let root: ExecutionContext = this;
-    while (root.parent !== undefined) root = root.parent;
-    const signal = root.callerSignal;
-    return signal?.aborted === true && signal.reason === error;
+  /**
+   * Whether the caller's signal has aborted. Then the outcome is the caller's, whatever error the
+   * work happened to throw (many APIs reject with an AbortError of their own, not `signal.reason`):
+   * it never counts as a failure, is never retried and never falls back.
+   */
+  get callerAborted(): boolean {
+    return this.callerSignal?.aborted === true;
   }
 
   get signal(): AbortSignal {
@@ -243,4 +264,45 @@ export class ExecutionContext implements PolicyContext {
     }
     state.listeners = undefined;
   }
+}
+
+const PRIORITIES: readonly string[] = ['critical', 'default', 'sheddable'];
+
+function isSignal(value: unknown): value is AbortSignal {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AbortSignal).aborted === 'boolean' &&
+    typeof (value as AbortSignal).addEventListener === 'function'
+  );
+}
+
+/**
+ * Checks `execute`'s per-call options; returns the error to reject with, or `undefined`. A few
+ * `typeof` tests per call: cheap enough for the hot path, and a typo'd deadline never passes silently.
+ */
+export function checkExecuteOptions(policy: string, options: unknown): TypeError | RangeError | undefined {
+  const where = `${policy}.execute`;
+  if (typeof options !== 'object' || options === null)
+    return optionError(where, 'options', 'an object', options);
+  const o = options as ExecuteOptions;
+  if (o.signal !== undefined && !isSignal(o.signal))
+    return optionError(where, 'signal', 'an AbortSignal', o.signal);
+  const deadline = o.deadline;
+  if (deadline !== undefined) {
+    if (typeof deadline !== 'number') return optionError(where, 'deadline', 'a number (epoch ms)', deadline);
+    if (Number.isNaN(deadline))
+      return optionError(where, 'deadline', 'a number (epoch ms)', deadline, 'range');
+  }
+  if (o.priority !== undefined && !PRIORITIES.includes(o.priority)) {
+    return optionError(where, 'priority', "one of 'critical', 'default', 'sheddable'", o.priority);
+  }
+  if (o.key !== undefined && typeof o.key !== 'string') return optionError(where, 'key', 'a string', o.key);
+  if (o.idempotencyKey !== undefined && typeof o.idempotencyKey !== 'string')
+    return optionError(where, 'idempotencyKey', 'a string', o.idempotencyKey);
+  if (o.fingerprint !== undefined && typeof o.fingerprint !== 'string')
+    return optionError(where, 'fingerprint', 'a string', o.fingerprint);
+  if (o.idempotent !== undefined && typeof o.idempotent !== 'boolean')
+    return optionError(where, 'idempotent', 'a boolean', o.idempotent);
+  return undefined;
 }

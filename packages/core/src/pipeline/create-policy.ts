@@ -1,6 +1,6 @@
 import { systemClock } from '../clock/clock.js';
-import { optionError, plainObject } from '../errors/validate.js';
-import type { ExecutionContext, PolicyContext } from './context.js';
+import { checkOptions, optionError } from '../errors/validate.js';
+import { ExecutionContext, type PolicyContext } from './context.js';
 import { type Layer, type Next, OutcomeEvents, type Policy, PolicyImpl } from './policy.js';
 
 export interface CreatePolicyOptions {
@@ -32,7 +32,7 @@ export function createPolicy<Api extends object = object>(
   options: CreatePolicyOptions,
   spec: PolicySpec<Api> = {},
 ): Policy & Api {
-  plainObject('createPolicy', 'options', options);
+  checkOptions('createPolicy', options, ['name', 'run', 'kind']);
   const { name, run, kind = 'custom' } = options;
   if (typeof name !== 'string' || name === '')
     throw optionError('createPolicy', 'name', 'a non-empty string', name);
@@ -45,8 +45,13 @@ export function createPolicy<Api extends object = object>(
     ctx: ExecutionContext,
     next: (ctx: ExecutionContext) => Promise<unknown>,
   ): Promise<unknown> => {
+    // `next` takes the context run was given or any object with changed per-call fields
+    // (`{ ...ctx, key }`): the latter becomes a child of the call's context, so cancellation,
+    // timers and the pipeline stay the call's.
+    const forward: Next = (given) =>
+      next(given instanceof ExecutionContext ? given : ctx.derive(given as Partial<PolicyContext>));
     try {
-      return Promise.resolve(run(ctx, next as Next));
+      return Promise.resolve(run(ctx, forward));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -2,4 +2,13 @@ export { type ComposeOptions, compose } from './compose.js';
 export type { ExecuteOptions, PolicyContext, Priority } from './context.js';
 export { type CreatePolicyOptions, createPolicy, type PolicySpec } from './create-policy.js';
 export { type Outcome, type OutcomePredicate, retryAfterOf } from './outcome.js';
-export type { FailureEvent, Next, Policy, SuccessEvent, WrappedArgs } from './policy.js';
+export type {
+  AddsOf,
+  AnyPolicy,
+  ContextChanges,
+  FailureEvent,
+  Next,
+  Policy,
+  SuccessEvent,
+  WrappedArgs,
+} from './policy.js';

@@ -34,9 +34,31 @@ describe('policies together', () => {
     expect(pool.executing).toBe(0);
   });
 
-  it('retry waits for an open circuit to half-open (CircuitOpenError.retryAfterMs) and then succeeds', async () => {
+  it('retry outside a breaker gives up at once on a circuit that stays open longer than its next delay', async () => {
     const clock = createFakeClock();
-    const breaker = circuitBreaker({ breaker: breakers.consecutive(2), halfOpenAfterMs: 1_000, clock });
+    const breaker = circuitBreaker({ breaker: breakers.consecutive(2), halfOpenAfterMs: 30_000, clock });
+    const retrying = retry({ maxAttempts: 4, backoff: backoff.constant({ delayMs: 10 }), clock });
+    const reasons: string[] = [];
+    retrying.onGiveUp(({ reason }) => reasons.push(reason));
+    let calls = 0;
+    const result = compose(retrying, breaker)
+      .execute(() => {
+        calls++;
+        throw new Error('down');
+      })
+      .catch((e: unknown) => e);
+    await clock.advance(10); // attempt 2 fails: the circuit opens for 30 s
+    await clock.advance(10); // attempt 3 is refused: waiting 30 s is not what the caller asked for
+    const error = await result;
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect(calls).toBe(2);
+    expect(reasons).toEqual(['circuit-open']);
+    expect(clock.now()).toBe(20);
+  });
+
+  it('retry waits for an open circuit that half-opens before the next delay ends, then succeeds', async () => {
+    const clock = createFakeClock();
+    const breaker = circuitBreaker({ breaker: breakers.consecutive(2), halfOpenAfterMs: 15, clock });
     const policy = compose(
       retry({ maxAttempts: 4, backoff: backoff.constant({ delayMs: 10 }), clock }),
       breaker,
@@ -47,11 +69,11 @@ describe('policies together', () => {
       if (calls <= 2) throw new Error('down');
       return 'recovered';
     });
-    await clock.advance(10); // attempt 2 fails: the circuit opens
+    await clock.advance(10); // attempt 2 fails: the circuit opens for 15 ms
     expect(breaker.state).toBe('open');
-    await clock.advance(10); // attempt 3 is refused; retry waits out the 1 000 ms
+    await clock.advance(10); // attempt 3 is refused with 5 ms left: retry waits its 10 ms
     expect(calls).toBe(2);
-    await clock.advance(1_000);
+    await clock.advance(10);
     await expect(result).resolves.toBe('recovered');
     expect(calls).toBe(3);
     expect(breaker.state).toBe('closed');

@@ -1,3 +1,4 @@
+import { isBreakwaterError } from '../errors/errors.js';
 import type { ExecutionContext, PolicyContext } from './context.js';
 
 /** What a call produced: tell the two apart with `'error' in outcome`. */
@@ -20,14 +21,29 @@ export function isNotRetryable(error: unknown): boolean {
   );
 }
 
+/** A rejection from an open (or isolated) circuit, from this copy of core or any other. */
+export function isCircuitOpen(error: unknown): boolean {
+  return isBreakwaterError(error) && error.code === 'BW_CIRCUIT_OPEN';
+}
+
 /**
- * The default rule of every outcome predicate: an error counts unless it is the caller's own abort;
- * among the rest, `predicate` decides when given.
+ * The default rule of every outcome predicate: once the caller's signal has aborted nothing counts
+ * (the outcome is the caller's abort, whatever fn threw); otherwise an error counts unless
+ * `predicate` says it does not.
  */
 export function errorCounts(
   ctx: ExecutionContext,
   error: unknown,
   predicate: OutcomePredicate | undefined,
 ): boolean {
-  return !ctx.isCallerAbort(error) && (predicate === undefined || predicate({ error }, ctx));
+  return !ctx.callerAborted && (predicate === undefined || predicate({ error }, ctx));
+}
+
+/** A value counts only where `predicate` says so, and never once the caller has aborted. */
+export function valueCounts(
+  ctx: ExecutionContext,
+  value: unknown,
+  predicate: OutcomePredicate | undefined,
+): boolean {
+  return predicate !== undefined && !ctx.callerAborted && predicate({ value }, ctx);
 }

@@ -1,10 +1,24 @@
+import { describe } from '../errors/validate.js';
 import type { Disposable, EventBase, Listener } from '../events/events.js';
 import { EventSlot } from '../events/events.js';
 import { settleWithCallerSignal } from './caller-signal.js';
-import { type ExecuteOptions, ExecutionContext, type PolicyContext } from './context.js';
+import { checkExecuteOptions, type ExecuteOptions, ExecutionContext, type PolicyContext } from './context.js';
 
-/** `next` hands the call to the rest of the pipeline. */
-export type Next = (ctx: PolicyContext) => Promise<unknown>;
+/** Per-call fields a custom policy may change for the rest of the pipeline. */
+export type ContextChanges = Partial<
+  Pick<
+    PolicyContext,
+    'attempt' | 'deadline' | 'key' | 'priority' | 'idempotencyKey' | 'fingerprint' | 'idempotent'
+  >
+>;
+
+/**
+ * `next` hands the call to the rest of the pipeline: pass it the context `run` received, or that
+ * context with per-call fields changed (`next({ ...ctx, key: 'k' })`, or just `next({ key: 'k' })`).
+ * Changes apply to the layers inside; the signal stays the call's, and a deadline can only come
+ * earlier.
+ */
+export type Next = (ctx: PolicyContext | ContextChanges) => Promise<unknown>;
 
 export interface SuccessEvent extends EventBase {
   readonly durationMs: number;
@@ -21,18 +35,40 @@ export type WrappedArgs<A extends unknown[]> = A extends [...infer Head, infer L
     : A
   : A;
 
-export interface Policy {
+declare const ADDS: unique symbol;
+
+/**
+ * A policy or a pipeline. `Adds` is what the policy may resolve with besides fn's own result (a
+ * fallback's value); `never` for every policy that only passes fn's result on.
+ */
+export interface Policy<Adds = never> {
+  /** Type-only: carries `Adds` through `compose`. Never set at run time. */
+  readonly [ADDS]?: () => Adds;
   /** The policy's name, used in events and telemetry. */
   readonly name: string;
   /** The kind of policy (`'retry'`, `'timeout'`, …; `'pipeline'` for `compose`). */
   readonly kind: string;
   /** Runs `fn` through the policy. `fn` may be sync or async. */
-  execute<T>(fn: (ctx: PolicyContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Awaited<T>>;
-  /** A function with `fn`'s parameters that runs through the policy; `fn` gets the context as an extra last argument. */
-  wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: WrappedArgs<A>) => Promise<Awaited<R>>;
+  execute<T>(
+    fn: (ctx: PolicyContext) => T | PromiseLike<T>,
+    options?: ExecuteOptions,
+  ): Promise<Awaited<T> | Adds>;
+  /**
+   * A function with `fn`'s parameters that runs through the policy; `fn` gets the context as an
+   * extra last argument (pass `ctx.signal` on). Per-call options need `execute`.
+   */
+  wrap<A extends unknown[], R>(
+    fn: (...args: A) => R,
+  ): (...args: WrappedArgs<A>) => Promise<Awaited<R> | Adds>;
   onSuccess(listener: Listener<SuccessEvent>): Disposable;
   onFailure(listener: Listener<FailureEvent>): Disposable;
 }
+
+/** Any policy, whatever it may add to fn's result. */
+export type AnyPolicy = Policy<unknown>;
+
+/** What a policy may resolve with besides fn's result. */
+export type AddsOf<P> = P extends { readonly [ADDS]?: () => infer A } ? A : never;
 
 /** One step of a pipeline, as `compose` folds it. */
 export interface Layer {
@@ -52,7 +88,7 @@ export interface PolicyInternals {
   readonly [LAYERS]: readonly Layer[];
 }
 
-export function layersOf(policy: Policy): readonly Layer[] {
+export function layersOf(policy: AnyPolicy): readonly Layer[] {
   const layers = (policy as Partial<PolicyInternals>)[LAYERS];
   if (!Array.isArray(layers)) {
     throw new TypeError(
@@ -101,7 +137,7 @@ export class OutcomeEvents {
       }
       return value;
     } catch (error) {
-      if (this.failure.active && !ctx.isCallerAbort(error)) {
+      if (this.failure.active && !ctx.callerAborted) {
         this.failure.emit({
           event: 'failure',
           name: this.name,
@@ -115,12 +151,16 @@ export class OutcomeEvents {
   }
 }
 
+/** A layer that only reports a nested pipeline's edge events: `compose` keeps it when it flattens. */
+const passThrough = (ctx: ExecutionContext, next: (ctx: ExecutionContext) => Promise<unknown>) => next(ctx);
+
 /**
  * A policy: its layers folded into one runner. Single policies and `compose` pipelines are both
  * PolicyImpl, so `execute` is the same code for both. A single policy's layer reports its own
- * outcomes (so its events fire inside any pipeline too); a pipeline reports at its edge.
+ * outcomes (so its events fire inside any pipeline too); a pipeline reports at its edge, and when
+ * it is composed into another pipeline its edge travels along as a pass-through layer.
  */
-export class PolicyImpl implements Policy, PolicyInternals {
+export class PolicyImpl implements Policy<unknown>, PolicyInternals {
   readonly [LAYERS]: readonly Layer[];
   private readonly runner: (ctx: ExecutionContext) => Promise<unknown>;
   private readonly pipelineName: string | undefined;
@@ -133,9 +173,12 @@ export class PolicyImpl implements Policy, PolicyInternals {
     pipelineName: string | undefined,
     private readonly outcomes: OutcomeEvents,
   ) {
-    this[LAYERS] = layers;
     this.pipelineName = pipelineName;
     this.edgeEvents = pipelineName === undefined ? undefined : outcomes;
+    this[LAYERS] =
+      pipelineName === undefined
+        ? layers
+        : [{ kind, name, meta: Object.freeze({}), run: passThrough, outcomes }, ...layers];
     let next = callFn;
     for (let i = layers.length - 1; i >= 0; i--) {
       const layer = layers[i]!;
@@ -147,8 +190,18 @@ export class PolicyImpl implements Policy, PolicyInternals {
   }
 
   execute<T>(fn: (ctx: PolicyContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Awaited<T>> {
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (typeof fn !== 'function') {
+      return Promise.reject(
+        new TypeError(`${this.name}.execute: fn must be a function, got ${describe(fn)}`),
+      );
+    }
+    let signal: AbortSignal | undefined;
+    if (options !== undefined) {
+      const problem = checkExecuteOptions(this.name, options);
+      if (problem !== undefined) return Promise.reject(problem);
+      signal = options.signal;
+      if (signal?.aborted) return Promise.reject(signal.reason);
+    }
     const ctx = new ExecutionContext(fn, options, this.pipelineName);
     let promise: Promise<unknown>;
     try {
@@ -164,7 +217,7 @@ export class PolicyImpl implements Policy, PolicyInternals {
 
   wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: WrappedArgs<A>) => Promise<Awaited<R>> {
     if (typeof fn !== 'function')
-      throw new TypeError(`${this.name}.wrap: expected a function, got ${typeof fn}`);
+      throw new TypeError(`${this.name}.wrap: expected a function, got ${describe(fn)}`);
     return (...args: WrappedArgs<A>) =>
       this.execute((ctx) => (fn as (...a: unknown[]) => R)(...args, ctx)) as Promise<Awaited<R>>;
   }

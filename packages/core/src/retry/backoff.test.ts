@@ -16,7 +16,12 @@ describe('backoff bounds (property)', () => {
         unit,
         (initialMs, extra, factor, jitter, n, r) => {
           const maxMs = initialMs + extra;
-          const b = backoff.exponential({ initialMs, maxMs, factor, jitter: jitter as 'full' });
+          const b = backoff.exponential({
+            initialMs,
+            maxMs,
+            ...(jitter === 'decorrelated' ? {} : { factor }),
+            jitter: jitter as 'full',
+          });
           const previous = b.delayMs(Math.max(1, n - 1), undefined, () => r);
           const delay = b.delayMs(n, previous, () => r);
           expect(Number.isFinite(delay)).toBe(true);
@@ -31,7 +36,12 @@ describe('backoff bounds (property)', () => {
   it('exponential stays finite over 10,000 consecutive attempts', () => {
     fc.assert(
       fc.property(fc.constantFrom('none', 'full', 'equal', 'decorrelated'), unit, (jitter, r) => {
-        const b = backoff.exponential({ initialMs: 50, maxMs: 2_000, factor: 3, jitter: jitter as 'full' });
+        const b = backoff.exponential({
+          initialMs: 50,
+          maxMs: 2_000,
+          ...(jitter === 'decorrelated' ? {} : { factor: 3 }),
+          jitter: jitter as 'full',
+        });
         let previous: number | undefined;
         for (let n = 1; n <= 10_000; n++) {
           const delay = b.delayMs(n, previous, () => r);
@@ -112,5 +122,21 @@ describe('backoff schedules', () => {
     expect(() => backoff.constant({} as never)).toThrow(
       /"delayMs" must be a finite number >= 0, got undefined/,
     );
+  });
+});
+
+describe('backoff hardening', () => {
+  it('uses Math.random when delayMs is called without one on a jittered schedule', () => {
+    const delay = backoff.exponential({ initialMs: 100, jitter: 'full' }).delayMs(1);
+    expect(delay).toBeGreaterThanOrEqual(0);
+    expect(delay).toBeLessThanOrEqual(100);
+    expect(backoff.linear({ jitter: 'equal' }).delayMs(2)).toBeGreaterThanOrEqual(100);
+  });
+
+  it("refuses factor with jitter 'decorrelated', where it would be ignored", () => {
+    expect(() => backoff.exponential({ factor: 3, jitter: 'decorrelated' })).toThrow(
+      /option "factor" has no effect with jitter 'decorrelated'/,
+    );
+    expect(() => backoff.exponential({ jitter: 'decorrelated' })).not.toThrow();
   });
 });

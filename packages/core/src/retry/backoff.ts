@@ -1,17 +1,21 @@
 import type { Random } from '../clock/clock.js';
-import { checkOptions, finiteNumber, oneOf, optionError } from '../errors/validate.js';
+import { checkOptions, finiteNumber, given, oneOf, optionError } from '../errors/validate.js';
 
 export type Jitter = 'none' | 'full' | 'equal';
 export type ExponentialJitter = Jitter | 'decorrelated';
 
-/** A delay schedule. Pure: the same inputs give the same delay. */
+/**
+ * A delay schedule. Pure: the same inputs give the same delay. Write your own as any object with a
+ * `delayMs` method; `kind` is only a label.
+ */
 export interface Backoff {
-  readonly kind: 'constant' | 'linear' | 'exponential';
+  /** A label: `'constant'`, `'linear'` and `'exponential'` for the built-ins, anything for yours. */
+  readonly kind?: string;
   /**
    * Delay in ms before the `n`-th retry (1-based). `previousMs` is the delay returned for `n - 1`
-   * (decorrelated jitter grows from it). Always finite and within the schedule's bounds.
+   * (decorrelated jitter grows from it); `random` defaults to `Math.random`. Finite and >= 0.
    */
-  delayMs(n: number, previousMs: number | undefined, random: Random): number;
+  delayMs(n: number, previousMs?: number, random?: Random): number;
 }
 
 export interface ConstantBackoffOptions {
@@ -71,10 +75,10 @@ function checkRetryNumber(n: number): void {
 export function constant(options: ConstantBackoffOptions): Backoff {
   checkOptions('backoff.constant', options, ['delayMs', 'jitter']);
   const delay = finiteNumber('backoff.constant', 'delayMs', options.delayMs);
-  const jitter = oneOf('backoff.constant', 'jitter', options.jitter ?? 'none', JITTERS);
+  const jitter = oneOf('backoff.constant', 'jitter', given(options.jitter, 'none'), JITTERS);
   return Object.freeze({
     kind: 'constant' as const,
-    delayMs(n: number, _previousMs: number | undefined, random: Random): number {
+    delayMs(n: number, _previousMs?: number, random: Random = Math.random): number {
       checkRetryNumber(n);
       return applyJitter(delay, jitter, random);
     },
@@ -84,15 +88,15 @@ export function constant(options: ConstantBackoffOptions): Backoff {
 export function linear(options: LinearBackoffOptions = {}): Backoff {
   checkOptions('backoff.linear', options, ['initialMs', 'stepMs', 'maxMs', 'jitter']);
   const d = LINEAR_DEFAULTS;
-  const initialMs = finiteNumber('backoff.linear', 'initialMs', options.initialMs ?? d.initialMs);
-  const stepMs = finiteNumber('backoff.linear', 'stepMs', options.stepMs ?? d.stepMs);
-  const maxMs = finiteNumber('backoff.linear', 'maxMs', options.maxMs ?? d.maxMs);
+  const initialMs = finiteNumber('backoff.linear', 'initialMs', given(options.initialMs, d.initialMs));
+  const stepMs = finiteNumber('backoff.linear', 'stepMs', given(options.stepMs, d.stepMs));
+  const maxMs = finiteNumber('backoff.linear', 'maxMs', given(options.maxMs, d.maxMs));
   if (maxMs < initialMs)
     throw optionError('backoff.linear', 'maxMs', `>= initialMs (${initialMs})`, maxMs, 'range');
-  const jitter = oneOf('backoff.linear', 'jitter', options.jitter ?? d.jitter, JITTERS);
+  const jitter = oneOf('backoff.linear', 'jitter', given(options.jitter, d.jitter), JITTERS);
   return Object.freeze({
     kind: 'linear' as const,
-    delayMs(n: number, _previousMs: number | undefined, random: Random): number {
+    delayMs(n: number, _previousMs?: number, random: Random = Math.random): number {
       checkRetryNumber(n);
       return applyJitter(Math.min(maxMs, initialMs + stepMs * (n - 1)), jitter, random);
     },
@@ -102,19 +106,26 @@ export function linear(options: LinearBackoffOptions = {}): Backoff {
 export function exponential(options: ExponentialBackoffOptions = {}): Backoff {
   checkOptions('backoff.exponential', options, ['initialMs', 'maxMs', 'factor', 'jitter']);
   const d = EXPONENTIAL_DEFAULTS;
-  const initialMs = finiteNumber('backoff.exponential', 'initialMs', options.initialMs ?? d.initialMs);
-  const maxMs = finiteNumber('backoff.exponential', 'maxMs', options.maxMs ?? d.maxMs);
+  const initialMs = finiteNumber('backoff.exponential', 'initialMs', given(options.initialMs, d.initialMs));
+  const maxMs = finiteNumber('backoff.exponential', 'maxMs', given(options.maxMs, d.maxMs));
   if (maxMs < initialMs) {
     throw optionError('backoff.exponential', 'maxMs', `>= initialMs (${initialMs})`, maxMs, 'range');
   }
-  const factor = finiteNumber('backoff.exponential', 'factor', options.factor ?? d.factor, 1);
-  const jitter = oneOf('backoff.exponential', 'jitter', options.jitter ?? d.jitter, [
+  const factor = finiteNumber('backoff.exponential', 'factor', given(options.factor, d.factor), 1);
+  const jitter = oneOf('backoff.exponential', 'jitter', given(options.jitter, d.jitter), [
     ...JITTERS,
     'decorrelated',
   ]);
+  if (jitter === 'decorrelated' && options.factor !== undefined) {
+    // Decorrelated jitter grows from the previous delay (up to 3×), not by a factor.
+    throw new TypeError(
+      'backoff.exponential: option "factor" has no effect with jitter \'decorrelated\' ' +
+        '(each delay is random between initialMs and 3 × the previous one); remove it',
+    );
+  }
   return Object.freeze({
     kind: 'exponential' as const,
-    delayMs(n: number, previousMs: number | undefined, random: Random): number {
+    delayMs(n: number, previousMs?: number, random: Random = Math.random): number {
       checkRetryNumber(n);
       if (jitter === 'decorrelated') {
         // Brooker's decorrelated jitter: sleep = min(cap, random(base, previous * 3)).

@@ -39,7 +39,13 @@ export interface RetryEvent extends EventBase {
 }
 
 /** Why retry stopped repeating an outcome it would otherwise retry. */
-export type GiveUpReason = 'max-attempts' | 'not-idempotent' | 'retry-after-too-long' | 'deadline';
+export type GiveUpReason =
+  | 'max-attempts'
+  | 'not-idempotent'
+  | 'not-retryable'
+  | 'retry-after-too-long'
+  | 'circuit-open'
+  | 'deadline';
 
 export interface GiveUpEvent extends EventBase {
   readonly attempts: number;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BreakwaterError } from '../errors/errors.js';
 import { compose } from '../pipeline/compose.js';
 import { createFakeClock } from '../testing/fake-clock.js';
@@ -251,5 +251,109 @@ describe('nested retries', () => {
     ).rejects.toThrow('always');
     expect(calls).toBe(6);
     expect(giveUps).toEqual(['inner:2', 'inner:2', 'inner:2', 'outer:3']);
+  });
+});
+
+describe('retry hardening', () => {
+  it('starts no attempt after the caller aborted during a zero-delay value retry', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const policy = retry({ maxAttempts: 5, backoff: backoff.constant({ delayMs: 0 }), retryOn: () => true });
+    const call = policy.execute(
+      () => {
+        calls++;
+        controller.abort();
+        return 'busy';
+      },
+      { signal: controller.signal },
+    );
+    await expect(call).rejects.toBe(controller.signal.reason);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(1);
+  });
+
+  it('starts no attempt after an onRetry listener aborted the caller', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const policy = retry({ maxAttempts: 5, backoff: backoff.constant({ delayMs: 0 }) });
+    policy.onRetry(() => controller.abort(new Error('enough')));
+    const call = policy.execute(
+      () => {
+        calls++;
+        throw new Error('flaky');
+      },
+      { signal: controller.signal },
+    );
+    await expect(call).rejects.toThrow('enough');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(1);
+  });
+
+  it("gives up with reason 'not-retryable' for an error marked retryable: false", async () => {
+    const policy = retry({ maxAttempts: 3, backoff: backoff.constant({ delayMs: 0 }) });
+    const reasons: string[] = [];
+    policy.onGiveUp((e) => reasons.push(e.reason));
+    await expect(
+      policy.execute(() => {
+        throw new BreakwaterError('BW_X', 'no', { retryable: false });
+      }),
+    ).rejects.toThrow('no');
+    await expect(
+      policy.execute(() => Promise.reject(new Error('post')), { idempotent: false }),
+    ).rejects.toThrow('post');
+    expect(reasons).toEqual(['not-retryable', 'not-idempotent']);
+  });
+
+  it('hands an exception thrown by retryOn to the caller instead of retrying on it', async () => {
+    const bug = new Error('predicate bug');
+    let calls = 0;
+    const policy = retry({
+      maxAttempts: 5,
+      backoff: backoff.constant({ delayMs: 0 }),
+      retryOn: (outcome) => {
+        if ('value' in outcome && outcome.value === 'second') throw bug;
+        return true;
+      },
+    });
+    await expect(policy.execute(() => (++calls === 1 ? 'first' : 'second'))).rejects.toBe(bug);
+    expect(calls).toBe(2);
+  });
+
+  it('refuses a null option instead of taking the default', () => {
+    expect(() => retry({ maxAttempts: null as never })).toThrow(
+      new TypeError('retry: option "maxAttempts" must be an integer >= 1 (or Infinity), got null'),
+    );
+    expect(() => retry({ backoff: null as never })).toThrow(/option "backoff"/);
+  });
+
+  it('accepts a custom backoff with any kind, or none', async () => {
+    const clock = createFakeClock();
+    const delays: number[] = [];
+    const policy = retry({ maxAttempts: 3, backoff: { delayMs: (n) => n * 7 }, clock });
+    policy.onRetry((e) => delays.push(e.delayMs));
+    const result = policy.execute(failing(2).fn);
+    await clock.advance(100);
+    await expect(result).resolves.toBe('ok after 3');
+    expect(delays).toEqual([7, 14]);
+  });
+});
+
+describe("retry delays past setTimeout's 2^31 ms limit", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('waits as long as the delay says instead of firing after ~1 ms', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const long = 2 ** 31 + 5_000;
+    const { fn, calls } = failing(1);
+    const result = retry({
+      maxAttempts: 2,
+      backoff: backoff.constant({ delayMs: long }),
+    }).execute(fn);
+    await vi.advanceTimersByTimeAsync(2 ** 31);
+    expect(calls()).toBe(1);
+    await vi.advanceTimersByTimeAsync(5_000);
+    await expect(result).resolves.toBe('ok after 2');
   });
 });

@@ -5,6 +5,7 @@ import {
   clockOption,
   finiteNumber,
   func,
+  given,
   integer,
   nameOption,
   optionError,
@@ -17,7 +18,14 @@ type Runner = (ctx: ExecutionContext) => Promise<unknown>;
 
 import type { Disposable, Listener } from '../events/events.js';
 import { createPolicy } from '../pipeline/create-policy.js';
-import { errorCounts, isNotRetryable, type OutcomePredicate, retryAfterOf } from '../pipeline/outcome.js';
+import {
+  errorCounts,
+  isCircuitOpen,
+  isNotRetryable,
+  type OutcomePredicate,
+  retryAfterOf,
+  valueCounts,
+} from '../pipeline/outcome.js';
 import type { Policy } from '../pipeline/policy.js';
 import type { Backoff } from './backoff.js';
 import {
@@ -40,17 +48,22 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
   checkOptions('retry', options, KNOWN);
   const d = RETRY_DEFAULTS;
   const name = nameOption('retry', options.name, d.name);
-  const maxAttempts = integer('retry', 'maxAttempts', options.maxAttempts ?? d.maxAttempts, 1, true);
-  const schedule = (options.backoff ?? d.backoff) as Backoff;
+  const maxAttempts = integer('retry', 'maxAttempts', given(options.maxAttempts, d.maxAttempts), 1, true);
+  const schedule = given(options.backoff, d.backoff) as Backoff;
   if (typeof schedule !== 'object' || schedule === null || typeof schedule.delayMs !== 'function') {
-    throw optionError('retry', 'backoff', 'a backoff (backoff.constant/linear/exponential)', options.backoff);
+    throw optionError(
+      'retry',
+      'backoff',
+      'a backoff (backoff.constant/linear/exponential, or an object with a delayMs method)',
+      options.backoff,
+    );
   }
   const retryOn =
     options.retryOn === undefined ? undefined : func<OutcomePredicate>('retry', 'retryOn', options.retryOn);
   const maxRetryAfterMs = finiteNumber(
     'retry',
     'maxRetryAfterMs',
-    options.maxRetryAfterMs ?? d.maxRetryAfterMs,
+    given(options.maxRetryAfterMs, d.maxRetryAfterMs),
   );
   const clock = clockOption('retry', options.clock, systemClock);
   const random = randomOption('retry', options.random, systemRandom);
@@ -91,12 +104,19 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
     previousDelay: number | undefined,
   ) {
     if (attempt >= maxAttempts) return { done: giveUp(ctx, attempt, 'max-attempts', failed, outcome) };
-    if (!ctx.idempotent || (failed && isNotRetryable(outcome))) {
-      return { done: giveUp(ctx, attempt, 'not-idempotent', failed, outcome) };
+    if (!ctx.idempotent) return { done: giveUp(ctx, attempt, 'not-idempotent', failed, outcome) };
+    if (failed && isNotRetryable(outcome)) {
+      return { done: giveUp(ctx, attempt, 'not-retryable', failed, outcome) };
     }
     let delay = schedule.delayMs(attempt, previousDelay, random);
     const retryAfter = retryAfterOf(outcome);
-    if (retryAfter !== undefined) {
+    if (failed && isCircuitOpen(outcome)) {
+      // An open circuit is waited out only when it lets calls through again before the next
+      // attempt was due anyway: a caller is never held for a breaker's whole open period.
+      if (retryAfter === undefined || retryAfter > delay) {
+        return { done: giveUp(ctx, attempt, 'circuit-open', failed, outcome) };
+      }
+    } else if (retryAfter !== undefined) {
       if (retryAfter > maxRetryAfterMs)
         return { done: giveUp(ctx, attempt, 'retry-after-too-long', failed, outcome) };
       if (retryAfter > delay) delay = retryAfter;
@@ -137,19 +157,31 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
     for (let attempt = 1; ; ) {
       const step = await afterFailure(ctx, attempt, failed, outcome, previousDelay);
       if ('done' in step) return step.done;
+      // The caller (or a timeout around us) may have aborted during the last attempt, in an
+      // onRetry listener or while no delay ran: then no attempt is started.
+      if (ctx.aborted) throw ctx.abortReason;
       previousDelay = step.delay;
       ctx.attempt = ++attempt;
+      let value: unknown;
       try {
-        const value = await next(ctx);
-        if (retryOn === undefined || !retryOn({ value }, ctx)) return value;
-        failed = false;
-        outcome = value;
+        value = await next(ctx);
       } catch (error) {
         if (!retryableError(ctx, error)) throw error;
         failed = true;
         outcome = error;
+        continue;
       }
+      // Outside the try: an exception from retryOn itself is the caller's, not an attempt's failure.
+      if (!retryableValue(ctx, value)) return value;
+      failed = false;
+      outcome = value;
     }
+  }
+
+  function retryableValue(ctx: ExecutionContext, value: unknown): boolean {
+    if (!valueCounts(ctx, value, retryOn)) return false;
+    if (ctx.aborted) throw ctx.abortReason;
+    return true;
   }
 
   function run(ctx: ExecutionContext, next: Runner): Promise<unknown> {
@@ -159,7 +191,7 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
       retryableError(ctx, error) ? retryLoop(ctx, next, true, error) : Promise.reject(error);
     if (retryOn === undefined) return first.then(undefined, onError);
     return first.then(
-      (value) => (retryOn({ value }, ctx) ? retryLoop(ctx, next, false, value) : value),
+      (value) => (retryableValue(ctx, value) ? retryLoop(ctx, next, false, value) : value),
       onError,
     );
   }

@@ -43,3 +43,16 @@ describe('createFakeClock', () => {
     await expect(createFakeClock().advance(-1)).rejects.toThrow(RangeError);
   });
 });
+
+describe('fake clock delays', () => {
+  it('never runs a timer set for Infinity, and runs a NaN one at once', async () => {
+    const clock = createFakeClock();
+    const ran: string[] = [];
+    clock.setTimeout(() => ran.push('never'), Number.POSITIVE_INFINITY);
+    clock.setTimeout(() => ran.push('nan'), Number.NaN);
+    await clock.runAll();
+    await clock.advance(2 ** 40);
+    expect(ran).toEqual(['nan']);
+    expect(clock.pending).toBe(1);
+  });
+});

@@ -56,7 +56,9 @@ export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
     setTimeout(fn: () => void, ms: number): unknown {
       if (typeof fn !== 'function') throw new TypeError('fake clock: setTimeout needs a function');
       const id = nextId++;
-      timers.push({ id, due: now + Math.max(0, Number.isFinite(ms) ? ms : 0), fn });
+      // As the system clock does: any finite delay is waited out in full, NaN is 0, Infinity is never.
+      const delay = Number.isNaN(ms) ? 0 : Math.max(0, ms);
+      timers.push({ id, due: now + delay, fn });
       return id;
     },
     clearTimeout(handle: unknown): void {
@@ -80,7 +82,7 @@ export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
       for (let ran = 0; timers.length > 0; ran++) {
         if (ran >= maxTimers)
           throw new Error(`fake clock: runAll stopped after ${maxTimers} timers; a timer keeps re-arming`);
-        const timer = nextDue(Number.POSITIVE_INFINITY);
+        const timer = nextDue(Number.MAX_VALUE); // a timer due at Infinity never runs
         if (timer === undefined) break;
         runTimer(timer);
         await settle();

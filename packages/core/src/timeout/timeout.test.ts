@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isBreakwaterError, isRejectedError, TimeoutError } from '../errors/errors.js';
 import { compose } from '../pipeline/compose.js';
 import type { PolicyContext } from '../pipeline/context.js';
@@ -235,5 +236,127 @@ describe('aggressive timeout', () => {
   it('resolves when fn is fast', async () => {
     const clock = createFakeClock();
     await expect(timeout(100, { clock, mode: 'aggressive' }).execute(async () => 3)).resolves.toBe(3);
+  });
+});
+
+/** Timers that keep the process alive right now. */
+const refedTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+/** Spins the CPU, as a long synchronous stretch of a real program would. */
+function busy(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {}
+}
+
+describe('timeout hardening', () => {
+  it('measures expiry from the call start after the event loop was busy (no stale cached clock)', async () => {
+    const policy = timeout(1_000);
+    const first = policy.execute(() => 'first'); // reads the clock in this turn
+    busy(30);
+    const started = Date.now();
+    let deadline: number | undefined;
+    await policy.execute((ctx) => {
+      deadline = ctx.deadline;
+    });
+    await first;
+    // The old per-turn cache gave the second call the first call's start: an expiry 30 ms early.
+    expect(deadline).toBeGreaterThanOrEqual(started + 1_000);
+  });
+
+  it('keeps a pending call alive on a ref-ed timer and lets go of it once nothing waits', async () => {
+    const policy = timeout(60_000);
+    const base = refedTimers();
+    let finish!: () => void;
+    const pending = policy.execute(() => new Promise<void>((resolve) => (finish = resolve)));
+    expect(refedTimers()).toBe(base + 1);
+    finish();
+    await pending;
+    // The shared timer stays armed (no clearTimeout per call) but no longer holds the process open.
+    expect(refedTimers()).toBe(base);
+  });
+
+  it('keeps a call timed by its own deadline timer alive, and clears that timer when it settles', async () => {
+    const policy = timeout(60_000);
+    const base = refedTimers();
+    let finish!: () => void;
+    const pending = policy.execute(() => new Promise<void>((resolve) => (finish = resolve)), {
+      deadline: Date.now() + 30_000,
+    });
+    expect(refedTimers()).toBe(base + 1);
+    finish();
+    await pending;
+    expect(refedTimers()).toBe(base);
+  });
+
+  it('settles a script awaiting a timed-out call instead of letting the process exit (exit 13)', () => {
+    const entry = new URL('../index.ts', import.meta.url).href;
+    const script = `
+      const { once, EventEmitter } = await import('node:events');
+      const { timeout } = await import(${JSON.stringify(entry)});
+      try {
+        await timeout(50).execute(({ signal }) => once(new EventEmitter(), 'ready', { signal }));
+        console.log('resolved');
+      } catch (error) {
+        console.log('caught ' + error.code);
+      }
+    `;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    expect(child.stdout.trim()).toBe('caught BW_TIMEOUT');
+    expect(child.status).toBe(0);
+  });
+
+  it('says that the deadline had passed, not "timed out after 0 ms"', async () => {
+    const clock = createFakeClock({ now: 1_000 });
+    const error = await timeout(100, { clock })
+      .execute(() => 'never', { deadline: 900 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).fromDeadline).toBe(true);
+    expect((error as Error).message).toBe('The deadline of the call had already passed when it started');
+  });
+
+  it('names a deadline that cut the call short in the error', async () => {
+    const clock = createFakeClock();
+    const result = timeout(100, { clock })
+      .execute(untilAborted, { deadline: 40 })
+      .catch((e: unknown) => e);
+    await clock.advance(40);
+    const error = (await result) as TimeoutError;
+    expect(error.fromDeadline).toBe(true);
+    expect(error.timeoutMs).toBe(40);
+    expect(error.message).toBe('Operation timed out after 40 ms, at the deadline of the call');
+  });
+});
+
+describe("timeout with delays past setTimeout's 2^31 ms limit", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('waits out a far deadline instead of firing after ~1 ms', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const far = 2 ** 31 + 10_000;
+    const policy = timeout(2 ** 32, {});
+    let aborted = false;
+    const result = policy
+      .execute(
+        (ctx) =>
+          new Promise((_, reject) =>
+            ctx.signal.addEventListener('abort', () => {
+              aborted = true;
+              reject(ctx.signal.reason);
+            }),
+          ),
+        { deadline: Date.now() + far },
+      )
+      .catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(2 ** 31);
+    expect(aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(aborted).toBe(true);
+    expect(await result).toBeInstanceOf(TimeoutError);
   });
 });

@@ -1,7 +1,7 @@
-import { type Clock, systemClock, timerNow } from '../clock/clock.js';
+import { type Clock, systemClock } from '../clock/clock.js';
 import { TimerQueue } from '../clock/timer-queue.js';
 import { TimeoutError } from '../errors/errors.js';
-import { checkOptions, clockOption, nameOption, oneOf, positiveFinite } from '../errors/validate.js';
+import { checkOptions, clockOption, given, nameOption, oneOf, positiveFinite } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
 import type { ExecutionContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
@@ -25,15 +25,17 @@ export function timeout(ms: number, options: TimeoutOptions = {}): TimeoutPolicy
   checkOptions('timeout', options, KNOWN);
   const d = TIMEOUT_DEFAULTS;
   const name = nameOption('timeout', options.name, d.name);
-  const mode = oneOf('timeout', 'mode', options.mode ?? d.mode, ['cooperative', 'aggressive']);
+  const mode = oneOf('timeout', 'mode', given(options.mode, d.mode), ['cooperative', 'aggressive']);
   const clock: Clock = clockOption('timeout', options.clock, systemClock);
   const queue = new TimerQueue(clock);
-  const now = timerNow(clock);
   const timeoutEvent = new EventSlot<TimeoutEvent>('timeout', 'timeout');
 
   function expire(scope: ExecutionContext): void {
     const state = scope.state!;
-    const error = new TimeoutError(state.budgetMs, { policy: name });
+    const error = new TimeoutError(state.budgetMs, {
+      policy: name,
+      fromDeadline: state.budgetMs < timeoutMs,
+    });
     state.expiredWith = error;
     if (timeoutEvent.active) {
       timeoutEvent.emit({ event: 'timeout', name, pipeline: scope.pipeline, timeoutMs: state.budgetMs });
@@ -43,16 +45,19 @@ export function timeout(ms: number, options: TimeoutOptions = {}): TimeoutPolicy
 
   /** Opens the scope the call runs in; throws at once when the deadline has already passed. */
   function open(ctx: ExecutionContext): ExecutionContext {
-    const start = now();
+    // A fresh reading for every call: a time cached across a busy event loop would make the
+    // timeout fire before its ms have passed.
+    const start = clock.now();
+    const deadline = ctx.deadline;
+    if (deadline !== undefined && deadline <= start) {
+      throw new TimeoutError(0, { policy: name, fromDeadline: true });
+    }
     const scope = ctx.fork();
     const state = scope.state!;
     state.expire = expire;
-    const deadline = ctx.deadline;
     if (deadline !== undefined && deadline < start + timeoutMs) {
       // The caller's deadline comes first: this scope is out of FIFO order, so it gets its own timer.
-      const exact = clock.now();
-      if (deadline <= exact) throw new TimeoutError(0, { policy: name });
-      state.budgetMs = deadline - exact;
+      state.budgetMs = deadline - start;
       scope.deadline = deadline;
       state.timerHandle = clock.setTimeout(() => state.onExpire(), state.budgetMs);
     } else {
