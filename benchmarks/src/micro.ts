@@ -135,6 +135,11 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** A ratio with at least two significant digits, so 0.04 does not print as 0.0. */
+function ratio(r: number): string {
+  return r >= 0.1 ? r.toFixed(1) : r.toPrecision(2);
+}
+
 function fmt(ns: number): string {
   return Math.abs(ns) >= 1_000 ? `${(ns / 1_000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
 }
@@ -153,9 +158,11 @@ async function runPhase(phase: Case['phase'], all: Case[]): Promise<Map<Case, nu
       const c = list[(i + round) % list.length]!;
       samples.get(c)!.push(await measure(c.run, CALLS));
     }
-    process.stderr.write(`\r${phase}: round ${round + 1}/${ROUNDS}`);
+    // A terminal gets one line rewritten in place; a log (CI, a pipe) gets one line per round.
+    const progress = `${phase}: round ${round + 1}/${ROUNDS}`;
+    process.stderr.write(process.stderr.isTTY ? `\r${progress}` : `${progress}\n`);
   }
-  process.stderr.write('\n');
+  if (process.stderr.isTTY) process.stderr.write('\n');
   return new Map([...samples].map(([c, ns]) => [c, median(ns)]));
 }
 
@@ -192,7 +199,7 @@ async function overhead(): Promise<string> {
   for (const key of keys) {
     const ours = added.get(all.find((c) => c.key === key && c.group === 'breakwater')!)!;
     const theirs = added.get(all.find((c) => c.key === key && c.group === 'cockatiel 3')!)!;
-    lines.push(`| ${key} | ${fmt(ours)} | ${fmt(theirs)} | ${(theirs / Math.max(1, ours)).toFixed(1)}× |`);
+    lines.push(`| ${key} | ${fmt(ours)} | ${fmt(theirs)} | ${ratio(theirs / Math.max(1, ours))}× |`);
   }
   return lines.join('\n');
 }

@@ -1,4 +1,13 @@
-import { backoff, breakers, bulkhead, circuitBreaker, compose, retry, timeout } from '@breakwater/core';
+import {
+  backoff,
+  breakers,
+  bulkhead,
+  circuitBreaker,
+  compose,
+  type PolicyContext,
+  retry,
+  timeout,
+} from '@breakwater/core';
 
 async function getUser(id: string, options: { signal: AbortSignal }): Promise<{ id: string }> {
   options.signal.throwIfAborted();
@@ -13,6 +22,12 @@ const policy = compose(
   bulkhead({ maxConcurrent: 32, maxQueue: 64 }),
 );
 
-const user = await policy.execute(({ signal }) => getUser('42', { signal }));
-const getUserResilient = policy.wrap(getUser); // (id, options) => Promise<User>, run through the policy
-console.log(user, await getUserResilient('7', { signal: AbortSignal.timeout(1_000) }));
+// Give the work ctx.signal: it aborts on the policy's timeout and on the caller's signal alike.
+const user = await policy.execute(({ signal }) => getUser('42', { signal }), {
+  signal: AbortSignal.timeout(5_000), // the caller's own limit; per-call options go to execute
+});
+
+// wrap: the context comes as an extra last argument, so the wrapped function passes ctx.signal on.
+// (Wrapping getUser itself would hand it the caller's signal, which the policy's timeout cannot abort.)
+const getUserResilient = policy.wrap((id: string, ctx: PolicyContext) => getUser(id, { signal: ctx.signal }));
+console.log(user, await getUserResilient('7')); // (id: string) => Promise<{ id: string }>

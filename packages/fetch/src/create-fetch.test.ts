@@ -7,6 +7,7 @@ import {
   CircuitOpenError,
   circuitBreaker,
   compose,
+  createPolicy,
   retry,
   TimeoutError,
   timeout,
@@ -297,5 +298,87 @@ describe('createFetch and a timeout that does not wait', () => {
     expect(await pending).toBeInstanceOf(TimeoutError);
     answer();
     await vi.waitFor(() => expect(socket?.destroyed).toBe(true), { timeout: 5_000 });
+  });
+});
+
+describe('createFetch hardening', () => {
+  it("does not repeat a Request with a body when init has body: undefined (it is the Request's body)", async () => {
+    const server = await serve(status(503));
+    const resilient = createFetch({ policy: quickRetry() });
+    const response = await resilient(new Request(server.url, { method: 'PUT', body: 'x' }), {
+      body: undefined,
+    });
+    expect(response.status).toBe(503);
+    expect(server.seen.map((s) => s.body)).toEqual(['x']);
+  });
+
+  it('repeats a POST marked breakwater.idempotent: true', async () => {
+    const server = await serve((req, res, n) => status(n < 2 ? 503 : 200)(req, res));
+    const response = await createFetch({ policy: quickRetry() })(server.url, {
+      method: 'POST',
+      body: 'safe to repeat',
+      breakwater: { idempotent: true },
+    });
+    expect(response.status).toBe(200);
+    expect(server.seen).toHaveLength(2);
+    expect(server.seen[0]!.headers['idempotency-key']).toBeUndefined();
+  });
+
+  it('sends breakwater.idempotencyKey as the Idempotency-Key header and repeats the request', async () => {
+    const server = await serve((req, res, n) => status(n < 3 ? 503 : 201)(req, res));
+    const keys: Array<string | undefined> = [];
+    const policy = compose(
+      createPolicy({
+        name: 'spy',
+        run: (ctx, next) => {
+          keys.push(ctx.idempotencyKey);
+          return next(ctx);
+        },
+      }),
+      quickRetry(),
+    );
+    const response = await createFetch({ policy })(server.url, {
+      method: 'POST',
+      body: 'order',
+      breakwater: { idempotencyKey: 'order-7' },
+    });
+    expect(response.status).toBe(201);
+    expect(server.seen.map((s) => s.headers['idempotency-key'])).toEqual([
+      '"order-7"',
+      '"order-7"',
+      '"order-7"',
+    ]);
+    expect(keys).toEqual(['order-7']);
+  });
+
+  it("gives every POST and PATCH without a key a fresh one with idempotencyKeys: 'auto', the same across retries", async () => {
+    const server = await serve((req, res, n) => status(n % 2 === 1 ? 503 : 200)(req, res));
+    const resilient = createFetch({ policy: quickRetry(), idempotencyKeys: 'auto' });
+    await resilient(server.url, { method: 'POST', body: 'a' });
+    await resilient(server.url, { method: 'PATCH', body: 'b' });
+    await resilient(server.url, { method: 'POST', body: 'c', headers: { 'Idempotency-Key': 'mine' } });
+    await resilient(server.url); // a GET needs no key
+    const keys = server.seen.map((s) => s.headers['idempotency-key']);
+    expect(keys).toHaveLength(8); // every request fails once, then passes
+    expect(keys[0]).toMatch(/^"[0-9a-f-]{36}"$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).toMatch(/^"[0-9a-f-]{36}"$/);
+    expect(keys[3]).toBe(keys[2]);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(keys.slice(4, 6)).toEqual(['mine', 'mine']);
+    expect(keys.slice(6)).toEqual([undefined, undefined]);
+  });
+
+  it('refuses unknown options and bad per-call keys', async () => {
+    expect(() => createFetch({ policy: quickRetry(), retries: 3 } as never)).toThrow(
+      /createFetch: unknown option "retries"/,
+    );
+    expect(() => createFetch({ policy: quickRetry(), idempotencyKeys: 'yes' as never })).toThrow(
+      /option "idempotencyKeys" must be one of 'off', 'auto'/,
+    );
+    const resilient = createFetch({ policy: quickRetry(), fetch: async () => new Response('never') });
+    await expect(
+      resilient('http://127.0.0.1:9/', { method: 'POST', breakwater: { idempotencyKey: 'café\n' } }),
+    ).rejects.toThrow(/printable ASCII/);
   });
 });

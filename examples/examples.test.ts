@@ -1,0 +1,32 @@
+// Every example runs on its own (it starts any server it needs) and shows what it is named for.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const expected: Record<string, RegExp> = {
+  'policies/compose.ts': /\{ id: '42' \} \{ id: '7' \}/,
+  'policies/timeout.ts':
+    /gave up after \d+ ms: Operation timed out after 300 ms\nOperation timed out after 100 ms\nfast enough/,
+  'policies/retry.ts': /attempt 1 failed; next in \d+ ms\nattempt 2 failed; next in \d+ ms\ndone/,
+  'policies/circuit-breaker.ts': /refused; isolated: true[\s\S]*closed$/,
+  'policies/bulkhead.ts': /slept 10\nslept 20\nslept 30\nrejected: full/,
+  'policies/fallback.ts': /^\[\]$/,
+  'policies/custom-policy.ts': /key seen inside: acme:user-42/,
+  'fetch/main.ts':
+    /attempt 3 failed \(Operation timed out after 500 ms\)[\s\S]*200 ok on request 4 after 4 requests/,
+};
+
+describe('examples', () => {
+  for (const [file, output] of Object.entries(expected)) {
+    it(`${file} runs and shows its behaviour`, () => {
+      const stdout = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', new URL(file, import.meta.url).pathname],
+        {
+          encoding: 'utf8',
+          timeout: 30_000,
+        },
+      );
+      expect(stdout.trim()).toMatch(output);
+    });
+  }
+});
