@@ -17,7 +17,9 @@ export interface TimerEntry {
  * setTimeout/clearTimeout pair per call.
  *
  * The armed timer keeps the process alive while an entry waits on it (a call awaiting its timeout
- * must settle), and stops doing so as soon as the queue is empty.
+ * must settle), and stops doing so by the end of the event-loop turn in which the queue emptied.
+ * Deciding that once per turn rather than once per call keeps back-to-back calls from paying a
+ * ref/unref pair each.
  */
 export class TimerQueue {
   private head: TimerEntry | undefined;
@@ -27,6 +29,14 @@ export class TimerQueue {
   /** Whether the armed handle keeps the process alive; it does exactly while the queue is not empty. */
   private refed = false;
   private readonly fire = (): void => this.onTimer();
+  private releaseScheduled = false;
+  private readonly releaseIfIdle = (): void => {
+    this.releaseScheduled = false;
+    if (this.head === undefined && this.refed) {
+      this.refed = false;
+      setTimerRef(this.handle, false);
+    }
+  };
 
   constructor(private readonly clock: Clock) {}
 
@@ -55,10 +65,11 @@ export class TimerQueue {
     entry.timerPrev = undefined;
     entry.timerNext = undefined;
     // The armed timer is left armed: it finds the queue changed when it fires, which costs one
-    // wake-up per period instead of a clearTimeout per call. It no longer holds the process open.
-    if (this.head === undefined && this.refed) {
-      this.refed = false;
-      setTimerRef(this.handle, false);
+    // wake-up per period instead of a clearTimeout per call. Once nothing waits on it, it must stop
+    // holding the process open: checked at the end of this turn.
+    if (this.head === undefined && this.refed && !this.releaseScheduled) {
+      this.releaseScheduled = true;
+      setImmediate(this.releaseIfIdle);
     }
   }
 

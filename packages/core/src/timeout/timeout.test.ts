@@ -242,6 +242,21 @@ describe('aggressive timeout', () => {
 /** Timers that keep the process alive right now. */
 const refedTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
+/** A clock on real Node timers that keeps the handles it made, to ask them whether they are ref'd. */
+function realTimers() {
+  const handles: NodeJS.Timeout[] = [];
+  const clock = {
+    now: Date.now,
+    setTimeout(fn: () => void, ms: number): NodeJS.Timeout {
+      const handle = setTimeout(fn, ms);
+      handles.push(handle);
+      return handle;
+    },
+    clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
+  };
+  return { clock, handles };
+}
+
 /** Spins the CPU, as a long synchronous stretch of a real program would. */
 function busy(ms: number): void {
   const until = Date.now() + ms;
@@ -264,20 +279,28 @@ describe('timeout hardening', () => {
   });
 
   it('keeps a pending call alive on a ref-ed timer and lets go of it once nothing waits', async () => {
-    const policy = timeout(60_000);
-    const base = refedTimers();
+    const { clock, handles } = realTimers();
+    const policy = timeout(60_000, { clock });
     let finish!: () => void;
     const pending = policy.execute(() => new Promise<void>((resolve) => (finish = resolve)));
-    expect(refedTimers()).toBe(base + 1);
+    expect(handles.map((h) => h.hasRef())).toEqual([true]);
     finish();
     await pending;
-    // The shared timer stays armed (no clearTimeout per call) but no longer holds the process open.
-    expect(refedTimers()).toBe(base);
+    // The shared timer stays armed (no clearTimeout per call), and by the end of the turn it no
+    // longer holds the process open.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(handles.map((h) => h.hasRef())).toEqual([false]);
+    // The next call makes it hold the process again, without a new timer.
+    const again = policy.execute(() => new Promise<void>((resolve) => (finish = resolve)));
+    expect(handles.map((h) => h.hasRef())).toEqual([true]);
+    finish();
+    await again;
+    clock.clearTimeout(handles[0]);
   });
 
   it('keeps a call timed by its own deadline timer alive, and clears that timer when it settles', async () => {
-    const policy = timeout(60_000);
     const base = refedTimers();
+    const policy = timeout(60_000);
     let finish!: () => void;
     const pending = policy.execute(() => new Promise<void>((resolve) => (finish = resolve)), {
       deadline: Date.now() + 30_000,
