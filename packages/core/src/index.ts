@@ -6,4 +6,5 @@ export type { Disposable, EventBase, Listener } from './events/index.js';
 export * from './fallback/index.js';
 export * from './pipeline/index.js';
 export * from './retry/index.js';
+export * from './stores/index.js';
 export * from './timeout/index.js';

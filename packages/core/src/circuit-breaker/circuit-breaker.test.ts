@@ -303,9 +303,9 @@ describe('circuitBreaker hardening', () => {
         (size, percent, seed) => {
           const failures = seed % (size + 1);
           const window = breakers.count({ size, failureRate: percent / 100, minCalls: size }).create();
-          for (let i = 0; i < size - failures; i++) window.success(0);
+          for (let i = 0; i < size - failures; i++) window.record(false, 0, 0);
           let opened = false;
-          for (let i = 0; i < failures; i++) opened = window.failure(0);
+          for (let i = 0; i < failures; i++) opened = window.record(true, 0, 0) !== undefined;
           // failures / size >= percent / 100, without floating point.
           const expected = failures > 0 && failures * 100 >= percent * size;
           return opened === expected;
@@ -358,5 +358,111 @@ describe('circuitBreaker hardening', () => {
     await expect(call).rejects.toBe(controller.signal.reason);
     await new Promise((resolve) => setImmediate(resolve));
     expect(cb.state).toBe('closed');
+  });
+});
+
+describe('state events with their cause', () => {
+  it('say which failure opened the circuit, and why each transition happened', async () => {
+    const clock = createFakeClock();
+    const cb = circuitBreaker({ breaker: breakers.consecutive(2), halfOpenAfterMs: 100, clock });
+    const events: Array<[string, string, string, unknown]> = [];
+    cb.onStateChange((e) => events.push([e.from, e.to, e.reason, e.error]));
+    const opened: unknown[] = [];
+    const closed: string[] = [];
+    const halfOpened: string[] = [];
+    cb.onBreak((e) => opened.push(e.error));
+    cb.onReset((e) => closed.push(e.reason));
+    cb.onHalfOpen((e) => halfOpened.push(e.reason));
+    const second = new Error('second');
+    await cb.execute(() => Promise.reject(new Error('first'))).catch(() => {});
+    await cb.execute(() => Promise.reject(second)).catch(() => {});
+    await clock.advance(100);
+    const trialError = new Error('trial');
+    await cb.execute(() => Promise.reject(trialError)).catch(() => {});
+    await clock.advance(100);
+    await cb.execute(() => 'ok');
+    const handle = cb.isolate();
+    handle.dispose();
+    expect(events).toEqual([
+      ['closed', 'open', 'failures', second],
+      ['open', 'half-open', 'elapsed', undefined],
+      ['half-open', 'open', 'trial-failed', trialError],
+      ['open', 'half-open', 'elapsed', undefined],
+      ['half-open', 'closed', 'trial-succeeded', undefined],
+      ['closed', 'isolated', 'isolated', undefined],
+      ['isolated', 'closed', 'released', undefined],
+    ]);
+    expect(opened).toEqual([second, trialError]);
+    expect(closed).toEqual(['trial-succeeded', 'released']);
+    expect(halfOpened).toEqual(['elapsed', 'elapsed']);
+  });
+
+  it('opens on slow calls measured on the clock, naming the slow value', async () => {
+    const clock = createFakeClock();
+    const cb = circuitBreaker({
+      breaker: breakers.time({ windowMs: 10_000, minCalls: 2, slowCallMs: 500, slowCallRate: 1 }),
+      clock,
+    });
+    const reasons: unknown[] = [];
+    cb.onBreak((e) => reasons.push([e.reason, e.value]));
+    const slow = (value: string) =>
+      cb.execute(() => new Promise((resolve) => clock.setTimeout(() => resolve(value), 600)));
+    const a = slow('a');
+    await clock.advance(600);
+    await a;
+    expect(cb.state).toBe('closed');
+    const b = slow('b');
+    await clock.advance(600);
+    await expect(b).resolves.toBe('b'); // a slow call still returns its value
+    expect(cb.state).toBe('open');
+    expect(reasons).toEqual([['slow-calls', 'b']]);
+  });
+});
+
+describe('toJSON and initialState', () => {
+  it('round-trips an open circuit into a new breaker', async () => {
+    const clock = createFakeClock({ now: 1_000 });
+    const cb = circuitBreaker({ name: 'api', breaker: breakers.consecutive(1), halfOpenAfterMs: 500, clock });
+    await failTimes(cb, 1);
+    const snapshot = JSON.parse(JSON.stringify(cb.toJSON()));
+    expect(snapshot).toEqual({
+      format: 'breakwater.circuit-breaker',
+      version: 1,
+      name: 'api',
+      state: 'open',
+      openUntil: 1_500,
+      openings: 1,
+      lastOpenMs: 500,
+    });
+    const restored = circuitBreaker({ name: 'api', halfOpenAfterMs: 500, clock, initialState: snapshot });
+    expect(restored.state).toBe('open');
+    await expect(restored.execute(ok)).rejects.toBeInstanceOf(CircuitOpenError);
+    await clock.advance(500);
+    expect(restored.state).toBe('half-open');
+    await restored.execute(ok);
+    expect(restored.state).toBe('closed');
+  });
+
+  it('refuses a snapshot of another version, another breaker or a malformed one, whole', () => {
+    const good = circuitBreaker({ name: 'api' }).toJSON();
+    const make = (initialState: unknown) => () =>
+      circuitBreaker({ name: 'api', initialState: initialState as never });
+    expect(make({ ...good, version: 2 })).toThrow(
+      /circuitBreaker "api": option "initialState" is refused: snapshot version 2 is not supported/,
+    );
+    expect(make({ ...good, name: 'other' })).toThrow(/it is the snapshot of breaker "other"/);
+    expect(make({ ...good, state: 'ajar' })).toThrow(/state must be one of/);
+    expect(make({ ...good, openUntil: 'soon' })).toThrow(/openUntil must be a finite number/);
+    expect(make({ ...good, format: undefined })).toThrow(/format must be/);
+    expect(make(null)).toThrow(/expected a snapshot/);
+    expect(make(good)).not.toThrow();
+  });
+
+  it('restores isolation until reset', async () => {
+    const snapshot = { ...circuitBreaker({ name: 'x' }).toJSON(), state: 'isolated' as const };
+    const cb = circuitBreaker({ name: 'x', initialState: snapshot });
+    await expect(cb.execute(ok)).rejects.toMatchObject({ isolated: true });
+    cb.reset();
+    await expect(cb.execute(ok)).resolves.toBe('ok');
   });
 });
