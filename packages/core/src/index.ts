@@ -2,8 +2,15 @@ export * from './bulkhead/index.js';
 export * from './circuit-breaker/index.js';
 export { type Clock, type Random, systemClock } from './clock/index.js';
 export * from './errors/index.js';
-export type { Disposable, EventBase, Listener } from './events/index.js';
+export {
+  type Disposable,
+  type EventBase,
+  type Listener,
+  type NextEventOptions,
+  nextEvent,
+} from './events/index.js';
 export * from './fallback/index.js';
+export * from './noop/index.js';
 export * from './pipeline/index.js';
 export * from './retry/index.js';
 export * from './stores/index.js';

@@ -79,3 +79,38 @@ export class EventSlot<T extends EventBase> {
     if (this.eventChannel.hasSubscribers) this.eventChannel.publish(message);
   }
 }
+
+export interface NextEventOptions<T> {
+  /** Stops waiting: the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Only an event this accepts settles the promise. */
+  filter?: (event: T) => boolean;
+}
+
+/**
+ * The next event of a subscription, as a promise: `await nextEvent(breaker.onStateChange)`. The
+ * listener is removed as soon as the event arrives or the signal aborts.
+ */
+export function nextEvent<T>(
+  subscribe: (listener: Listener<T>) => Disposable,
+  options: NextEventOptions<T> = {},
+): Promise<T> {
+  if (typeof subscribe !== 'function') {
+    return Promise.reject(new TypeError('nextEvent: expected an event method, such as policy.onRetry'));
+  }
+  const { signal, filter } = options;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      subscription.dispose();
+      reject(signal!.reason);
+    };
+    const subscription = subscribe((event) => {
+      if (filter !== undefined && !filter(event)) return;
+      subscription.dispose();
+      signal?.removeEventListener('abort', onAbort);
+      resolve(event);
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

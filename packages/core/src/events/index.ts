@@ -1,1 +1,8 @@
-export { type Disposable, type EventBase, EventSlot, type Listener } from './events.js';
+export {
+  type Disposable,
+  type EventBase,
+  EventSlot,
+  type Listener,
+  type NextEventOptions,
+  nextEvent,
+} from './events.js';

@@ -9,6 +9,7 @@ export {
   LINEAR_DEFAULTS,
   type LinearBackoffOptions,
 } from './backoff.js';
+export { RETRY_BUDGET_DEFAULTS, type RetryBudget, type RetryBudgetOptions, retryBudget } from './budget.js';
 export {
   type GiveUpEvent,
   type GiveUpReason,

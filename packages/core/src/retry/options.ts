@@ -2,6 +2,7 @@ import type { Clock, Random } from '../clock/clock.js';
 import type { EventBase } from '../events/events.js';
 import type { OutcomePredicate } from '../pipeline/outcome.js';
 import { type Backoff, exponential } from './backoff.js';
+import type { RetryBudget } from './budget.js';
 
 export interface RetryOptions {
   /** Name in events and telemetry. @default 'retry' */
@@ -17,7 +18,13 @@ export interface RetryOptions {
   retryOn?: OutcomePredicate;
   /** A `retryAfterMs` above this makes retry give up rather than come back early. @default 60_000 */
   maxRetryAfterMs?: number;
-  /** @default the system clock (timers unref'd) */
+  /**
+   * A `retryBudget` shared with other retries (and hedges): each call records a request, each retry
+   * takes one extra attempt; an empty budget ends retrying (`onGiveUp` reason `'budget'`).
+   * @default none: only `maxAttempts` bounds retries
+   */
+  budget?: RetryBudget;
+  /** @default the system clock */
   clock?: Clock;
   /** @default Math.random */
   random?: Random;
@@ -45,7 +52,8 @@ export type GiveUpReason =
   | 'not-retryable'
   | 'retry-after-too-long'
   | 'circuit-open'
-  | 'deadline';
+  | 'deadline'
+  | 'budget';
 
 export interface GiveUpEvent extends EventBase {
   readonly attempts: number;

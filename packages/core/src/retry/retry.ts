@@ -41,7 +41,16 @@ export interface RetryPolicy extends Policy {
   onGiveUp(listener: Listener<GiveUpEvent>): Disposable;
 }
 
-const KNOWN = ['name', 'maxAttempts', 'backoff', 'retryOn', 'maxRetryAfterMs', 'clock', 'random'] as const;
+const KNOWN = [
+  'name',
+  'maxAttempts',
+  'backoff',
+  'retryOn',
+  'maxRetryAfterMs',
+  'budget',
+  'clock',
+  'random',
+] as const;
 
 /** Repeats a failed call with a delay between attempts. */
 export function retry(options: RetryOptions = {}): RetryPolicy {
@@ -65,6 +74,16 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
     'maxRetryAfterMs',
     given(options.maxRetryAfterMs, d.maxRetryAfterMs),
   );
+  const budget = options.budget;
+  if (
+    budget !== undefined &&
+    (typeof budget !== 'object' ||
+      budget === null ||
+      typeof budget.recordRequest !== 'function' ||
+      typeof budget.tryAcquire !== 'function')
+  ) {
+    throw optionError('retry', 'budget', 'a retryBudget (recordRequest and tryAcquire)', budget);
+  }
   const clock = clockOption('retry', options.clock, systemClock);
   const random = randomOption('retry', options.random, systemRandom);
 
@@ -123,6 +142,10 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
     }
     if (ctx.deadline !== undefined && clock.now() + delay >= ctx.deadline) {
       return { done: giveUp(ctx, attempt, 'deadline', failed, outcome) };
+    }
+    // Last: an attempt that would not be made anyway takes nothing from the budget.
+    if (budget !== undefined && !budget.tryAcquire()) {
+      return { done: giveUp(ctx, attempt, 'budget', failed, outcome) };
     }
     if (retryEvent.active) {
       retryEvent.emit({
@@ -186,6 +209,7 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
 
   function run(ctx: ExecutionContext, next: Runner): Promise<unknown> {
     ctx.attempt = 1;
+    budget?.recordRequest();
     const first = next(ctx);
     const onError = (error: unknown): unknown =>
       retryableError(ctx, error) ? retryLoop(ctx, next, true, error) : Promise.reject(error);
