@@ -12,6 +12,7 @@ export {
 export * from './fallback/index.js';
 export * from './noop/index.js';
 export * from './pipeline/index.js';
+export * from './presets/index.js';
 export * from './retry/index.js';
 export * from './stores/index.js';
 export * from './timeout/index.js';
