@@ -1,6 +1,7 @@
 export * from './bulkhead/index.js';
 export * from './circuit-breaker/index.js';
 export { type Clock, type Random, systemClock } from './clock/index.js';
+export * from './cockatiel/index.js';
 export * from './errors/index.js';
 export {
   type Disposable,
