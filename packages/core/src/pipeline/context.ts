@@ -285,6 +285,10 @@ export function checkExecuteOptions(policy: string, options: unknown): TypeError
   const where = `${policy}.execute`;
   if (typeof options !== 'object' || options === null)
     return optionError(where, 'options', 'an object', options);
+  if (isSignal(options)) {
+    // cockatiel's `execute(fn, signal)`: the signal would otherwise be ignored without a word.
+    return new TypeError(`${where}: options must be an object; pass the signal as { signal }`);
+  }
   const o = options as ExecuteOptions;
   if (o.signal !== undefined && !isSignal(o.signal))
     return optionError(where, 'signal', 'an AbortSignal', o.signal);

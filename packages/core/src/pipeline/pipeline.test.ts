@@ -464,6 +464,9 @@ describe('validation', () => {
     await expect(policy.execute(() => 1, { key: 5 as never })).rejects.toThrow(/"key" must be a string/);
     await expect(policy.execute(() => 1, { idempotent: 'no' as never })).rejects.toThrow(/a boolean/);
     await expect(policy.execute(() => 1, null as never)).rejects.toThrow(/"options" must be an object/);
+    await expect(policy.execute(() => 1, new AbortController().signal as never)).rejects.toThrow(
+      'retry.execute: options must be an object; pass the signal as { signal }',
+    );
   });
 });
 
