@@ -11,6 +11,8 @@ const expected: Record<string, RegExp> = {
   'policies/bulkhead.ts': /slept 10\nslept 20\nslept 30\nrejected: full/,
   'policies/fallback.ts': /^\[\]$/,
   'policies/custom-policy.ts': /key seen inside: acme:user-42/,
+  'otel/main.ts':
+    /breakwater\.events .*"breakwater\.event":"retry".* 2\n[\s\S]*breakwater\.circuit\.state .* 0/,
   'fetch/main.ts':
     /attempt 3 failed \(Operation timed out after 500 ms\)[\s\S]*200 ok on request 4 after 4 requests/,
 };

@@ -4,11 +4,14 @@ export { type Clock, type Random, systemClock } from './clock/index.js';
 export * from './cockatiel/index.js';
 export * from './errors/index.js';
 export {
+  CIRCUIT_STATE_VALUES,
   type Disposable,
   type EventBase,
+  type GaugeReading,
   type Listener,
   type NextEventOptions,
   nextEvent,
+  readGauges,
 } from './events/index.js';
 export * from './fallback/index.js';
 export * from './noop/index.js';

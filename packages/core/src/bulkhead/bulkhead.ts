@@ -2,6 +2,7 @@ import { systemClock } from '../clock/clock.js';
 import { BulkheadFullError } from '../errors/errors.js';
 import { checkOptions, clockOption, given, integer, nameOption, optionError } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
+import { GAUGES, registerGauges } from '../events/gauges.js';
 import type { ExecutionContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
 import type { Policy } from '../pipeline/policy.js';
@@ -138,6 +139,13 @@ export function bulkhead(options: BulkheadOptions = {}): BulkheadPolicy {
     return Promise.reject(rejection(ctx, 'full'));
   }
 
+  const gauges = registerGauges({
+    read: () => [
+      { kind: 'bulkhead', name, gauge: 'executing', value: executing },
+      { kind: 'bulkhead', name, gauge: 'queued', value: queued },
+    ],
+  });
+
   return createPolicy(
     { name, kind: 'bulkhead', run: run as never },
     {
@@ -152,6 +160,7 @@ export function bulkhead(options: BulkheadOptions = {}): BulkheadPolicy {
           return queued;
         },
         onReject: (listener: Listener<BulkheadRejectEvent>) => rejectEvent.on(listener),
+        [GAUGES]: gauges,
       },
     },
   );

@@ -14,6 +14,7 @@ import {
   randomOption,
 } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
+import { CIRCUIT_STATE_VALUES, GAUGES, registerGauges } from '../events/gauges.js';
 import type { ExecutionContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
 import type { Outcome, OutcomePredicate } from '../pipeline/outcome.js';
@@ -427,7 +428,15 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     unsubscribe = undefined;
   };
 
+  const gauges = registerGauges({
+    read: () => {
+      refresh(clock.now());
+      return [{ kind: 'circuit-breaker', name, gauge: 'state', value: CIRCUIT_STATE_VALUES[state] }];
+    },
+  });
+
   const api = {
+    [GAUGES]: gauges,
     get state(): CircuitState {
       refresh(clock.now());
       return state;

@@ -6,3 +6,10 @@ export {
   type NextEventOptions,
   nextEvent,
 } from './events.js';
+export {
+  CIRCUIT_STATE_VALUES,
+  type GaugeReading,
+  type GaugeSource,
+  readGauges,
+  registerGauges,
+} from './gauges.js';

@@ -5,6 +5,7 @@ export { type Outcome, type OutcomePredicate, retryAfterOf } from './outcome.js'
 export type {
   AddsOf,
   AnyPolicy,
+  AttemptEvent,
   ContextChanges,
   FailureEvent,
   Next,

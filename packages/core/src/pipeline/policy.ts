@@ -28,6 +28,21 @@ export interface FailureEvent extends EventBase {
   readonly error: unknown;
 }
 
+/**
+ * One call of fn (one attempt), on the diagnostics channel `breakwater:pipeline:attempt` only:
+ * telemetry's attempt durations. `name` is the executed policy's or pipeline's.
+ */
+export interface AttemptEvent extends EventBase {
+  readonly attempt: number;
+  readonly durationMs: number;
+  /** `'aborted'`: the caller's signal had aborted by the time fn settled. */
+  readonly outcome: 'success' | 'failure' | 'aborted';
+  readonly error?: unknown;
+}
+
+/** Measured only while somebody subscribes to `breakwater:pipeline:attempt`. */
+const attemptEvents = new EventSlot<AttemptEvent>('pipeline', 'attempt');
+
 /** Drops a trailing context parameter: `wrap((id: string, ctx) => …)` gives `(id: string) => …`. */
 export type WrappedArgs<A extends unknown[]> = A extends [...infer Head, infer Last]
   ? [Last] extends [PolicyContext]
@@ -179,7 +194,9 @@ export class PolicyImpl implements Policy<unknown>, PolicyInternals {
       pipelineName === undefined
         ? layers
         : [{ kind, name, meta: Object.freeze({}), run: passThrough, outcomes }, ...layers];
-    let next = callFn;
+    const now = outcomes.now;
+    let next = (ctx: ExecutionContext): Promise<unknown> =>
+      attemptEvents.active ? observeAttempt(name, now, ctx) : callFn(ctx);
     for (let i = layers.length - 1; i >= 0; i--) {
       const layer = layers[i]!;
       const inner = next;
@@ -228,6 +245,30 @@ export class PolicyImpl implements Policy<unknown>, PolicyInternals {
 
   onFailure(listener: Listener<FailureEvent>): Disposable {
     return this.outcomes.failure.on(listener);
+  }
+}
+
+async function observeAttempt(name: string, now: () => number, ctx: ExecutionContext): Promise<unknown> {
+  const start = now();
+  const attempt = ctx.attempt;
+  const report = (outcome: AttemptEvent['outcome'], error?: unknown): void => {
+    const base = {
+      event: 'attempt',
+      name,
+      pipeline: ctx.pipeline,
+      attempt,
+      durationMs: now() - start,
+      outcome,
+    };
+    attemptEvents.emit(outcome === 'failure' ? { ...base, error } : base);
+  };
+  try {
+    const value = await callFn(ctx);
+    report(ctx.callerAborted ? 'aborted' : 'success');
+    return value;
+  } catch (error) {
+    report(ctx.callerAborted ? 'aborted' : 'failure', error);
+    throw error;
   }
 }
 
