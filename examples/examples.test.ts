@@ -13,6 +13,7 @@ const expected: Record<string, RegExp> = {
   'policies/custom-policy.ts': /key seen inside: acme:user-42/,
   'otel/main.ts':
     /breakwater\.events .*"breakwater\.event":"retry".* 2\n[\s\S]*breakwater\.circuit\.state .* 0/,
+  'fetch/undici.ts': /^200 ok on request 3 after 3 requests$/,
   'fetch/main.ts':
     /attempt 3 failed \(Operation timed out after 500 ms\)[\s\S]*200 ok on request 4 after 4 requests/,
 };

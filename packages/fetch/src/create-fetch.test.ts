@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import {
   backoff,
@@ -13,58 +12,10 @@ import {
   timeout,
 } from '@breakwater/core';
 import { createFakeClock } from '@breakwater/core/testing';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createFetch } from './create-fetch.js';
 import { parseRetryAfter, ResponseError } from './response-error.js';
-
-interface Seen {
-  method: string;
-  body: string;
-  headers: IncomingMessage['headers'];
-}
-
-type Handler = (req: IncomingMessage, res: ServerResponse, n: number, socket: Socket) => void;
-
-const servers: Server[] = [];
-
-/** A real HTTP server on 127.0.0.1, port 0; `handle` is called with the 1-based request number. */
-async function serve(handle: Handler) {
-  const seen: Seen[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      seen.push({ method: req.method ?? '', body, headers: req.headers });
-      handle(req, res, seen.length, req.socket);
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/`, seen, sockets };
-}
-
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-});
-
-const status =
-  (code: number, headers: Record<string, string> = {}) =>
-  (_: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(code, { 'content-type': 'text/plain', ...headers });
-    res.end(`status ${code}`);
-  };
+import { serve, status } from './test-server.js';
 
 const quickRetry = (maxAttempts = 3) => retry({ maxAttempts, backoff: backoff.constant({ delayMs: 0 }) });
 
