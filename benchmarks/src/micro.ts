@@ -12,10 +12,16 @@ import {
   compose,
   type Policy,
   type PolicyContext,
+  presets,
   retry,
+  retryBudget,
   timeout,
 } from '@breakwater/core';
+import { instrument } from '@breakwater/otel';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import * as cockatiel from 'cockatiel';
+import CircuitBreaker from 'opossum';
+import pRetry from 'p-retry';
 
 const smoke = process.argv.includes('--smoke');
 const ROUNDS = smoke ? 3 : 21;
@@ -32,7 +38,9 @@ interface Case {
    * Cases that make an AbortController per call leave garbage that is collected during, and charged
    * to, whichever case runs next; they are measured in a phase of their own.
    */
-  phase: 'ignores signal' | 'reads signal';
+  phase: 'ignores signal' | 'reads signal' | 'telemetry';
+  /** Set up before each sample of this case, undone after it (instrument() for the telemetry case). */
+  around?: () => () => void;
 }
 
 const bare = async (): Promise<number> => 1;
@@ -40,40 +48,79 @@ const readsSignal = async (ctx: PolicyContext): Promise<number> => (ctx.signal.a
 const readsCockatielSignal = async (ctx: { signal: AbortSignal }): Promise<number> =>
   ctx.signal.aborted ? 0 : 1;
 
-const KEYS = ['retry', 'circuitBreaker', 'bulkhead', 'timeout', 'four composed'];
+const PEERS = ['cockatiel 3', 'opossum 9', 'p-retry 7'] as const;
+const FOUR = 'four composed';
 
-function bw(): Record<string, Policy> {
+/** Each library's way of doing each job, by the key the side-by-side table compares them under. */
+function bw(): Record<string, [label: string, policy: Policy]> {
+  const breaker = () => circuitBreaker({ breaker: breakers.consecutive(5), halfOpenAfterMs: 10_000 });
   return {
-    retry: retry({ maxAttempts: 3 }),
-    circuitBreaker: circuitBreaker({ breaker: breakers.consecutive(5), halfOpenAfterMs: 10_000 }),
-    bulkhead: bulkhead({ maxConcurrent: 32, maxQueue: 64 }),
-    timeout: timeout(2_000),
-    'compose(timeout, retry, circuitBreaker, bulkhead)': compose(
-      timeout(2_000),
-      retry({ maxAttempts: 3 }),
-      circuitBreaker({ breaker: breakers.consecutive(5), halfOpenAfterMs: 10_000 }),
-      bulkhead({ maxConcurrent: 32, maxQueue: 64 }),
-    ),
+    retry: ['retry', retry({ maxAttempts: 3 })],
+    'retry with a budget': [
+      'retry({ budget: retryBudget() })',
+      retry({ maxAttempts: 3, budget: retryBudget() }),
+    ],
+    circuitBreaker: ['circuitBreaker', breaker()],
+    'circuitBreaker, time window': [
+      'circuitBreaker(breakers.time)',
+      circuitBreaker({ breaker: breakers.time({ windowMs: 10_000 }), halfOpenAfterMs: 10_000 }),
+    ],
+    bulkhead: ['bulkhead', bulkhead({ maxConcurrent: 32, maxQueue: 64 })],
+    timeout: ['timeout', timeout(2_000)],
+    [FOUR]: [
+      'compose(timeout, retry, circuitBreaker, bulkhead)',
+      compose(
+        timeout(2_000),
+        retry({ maxAttempts: 3 }),
+        breaker(),
+        bulkhead({ maxConcurrent: 32, maxQueue: 64 }),
+      ),
+    ],
+    'the HTTP preset': ['presets.http()', presets.http()],
   };
 }
 
-function ck(): Record<string, cockatiel.IPolicy> {
-  const r = () =>
-    cockatiel.retry(cockatiel.handleAll, { maxAttempts: 3, backoff: new cockatiel.ExponentialBackoff() });
+function ck(): Record<string, [label: string, policy: cockatiel.IPolicy]> {
+  const r = (maxAttempts = 3) =>
+    cockatiel.retry(cockatiel.handleAll, { maxAttempts, backoff: new cockatiel.ExponentialBackoff() });
   const c = () =>
     cockatiel.circuitBreaker(cockatiel.handleAll, {
       halfOpenAfter: 10_000,
       breaker: new cockatiel.ConsecutiveBreaker(5),
     });
+  const sampling = (duration: number, threshold: number) =>
+    cockatiel.circuitBreaker(cockatiel.handleAll, {
+      halfOpenAfter: 10_000,
+      breaker: new cockatiel.SamplingBreaker({ threshold, duration }),
+    });
   const b = () => cockatiel.bulkhead(32, 64);
-  const t = () => cockatiel.timeout(2_000, cockatiel.TimeoutStrategy.Cooperative);
+  const t = (ms = 2_000) => cockatiel.timeout(ms, cockatiel.TimeoutStrategy.Cooperative);
   return {
-    retry: r(),
-    circuitBreaker: c(),
-    bulkhead: b(),
-    timeout: t(),
-    'wrap(timeout, retry, breaker, bulkhead)': cockatiel.wrap(t(), r(), c(), b()),
+    retry: ['retry', r()],
+    circuitBreaker: ['circuitBreaker', c()],
+    'circuitBreaker, time window': ['circuitBreaker(SamplingBreaker)', sampling(10_000, 0.5)],
+    bulkhead: ['bulkhead', b()],
+    timeout: ['timeout', t()],
+    [FOUR]: ['wrap(timeout, retry, breaker, bulkhead)', cockatiel.wrap(t(), r(), c(), b())],
+    'the HTTP preset': [
+      'wrap(bulkhead, timeout, retry, SamplingBreaker, timeout)',
+      cockatiel.wrap(cockatiel.bulkhead(1_000, 0), t(30_000), r(2), sampling(30_000, 0.1), t(10_000)),
+    ],
   };
+}
+
+/** opossum and p-retry do one job each; neither hands fn a signal. */
+function others(): Array<[group: string, key: string, label: string, run: Fn]> {
+  const opossum = new CircuitBreaker(bare, { timeout: false, rollingCountTimeout: 10_000 });
+  return [
+    [
+      'opossum 9',
+      'circuitBreaker, time window',
+      'new CircuitBreaker(fn, { timeout: false }).fire()',
+      () => opossum.fire(),
+    ],
+    ['p-retry 7', 'retry', 'pRetry(fn, { retries: 2 })', () => pRetry(bare, { retries: 2 })],
+  ];
 }
 
 function cases(): Case[] {
@@ -107,17 +154,53 @@ function cases(): Case[] {
     ['ignores', bare, bare],
     ['reads', readsSignal, readsCockatielSignal],
   ] as const) {
-    const libraries: Array<[group: string, runs: Array<[label: string, run: Fn]>]> = [
-      ['breakwater', Object.entries(bw()).map(([label, policy]) => [label, () => policy.execute(bwFn)])],
-      ['cockatiel 3', Object.entries(ck()).map(([label, policy]) => [label, () => policy.execute(ckFn)])],
-    ];
-    for (const [group, runs] of libraries) {
-      runs.forEach(([label, run], i) => {
-        const phase = `${signal} signal` as const;
-        list.push({ group, label: `${label}, fn ${phase}`, phase, run, key: `${KEYS[i]}, fn ${phase}` });
+    const phase = `${signal} signal` as const;
+    for (const [key, [label, policy]] of Object.entries(bw())) {
+      list.push({
+        group: 'breakwater',
+        label: `${label}, fn ${phase}`,
+        phase,
+        run: () => policy.execute(bwFn),
+        key: `${key}, fn ${phase}`,
+      });
+    }
+    for (const [key, [label, policy]] of Object.entries(ck())) {
+      list.push({
+        group: 'cockatiel 3',
+        label: `${label}, fn ${phase}`,
+        phase,
+        run: () => policy.execute(ckFn),
+        key: `${key}, fn ${phase}`,
       });
     }
   }
+  for (const [group, key, label, run] of others()) {
+    list.push({ group, label, phase: 'ignores signal', run, key: `${key}, fn ignores signal` });
+  }
+  // Telemetry: the four composed with instrument() subscribed (metrics into a real SDK MeterProvider)
+  // beside the same pipeline without, in one phase; instrument() is on only while its case runs.
+  const [, plain] = bw()[FOUR]!;
+  const reader = new (class extends MetricReader {
+    protected async onShutdown(): Promise<void> {}
+    protected async onForceFlush(): Promise<void> {}
+  })();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  list.push({
+    group: 'breakwater',
+    label: `${bw()[FOUR]![0]}, no telemetry`,
+    phase: 'telemetry',
+    run: () => plain.execute(bare),
+  });
+  list.push({
+    group: 'breakwater',
+    label: `${bw()[FOUR]![0]}, instrument() with metrics on`,
+    phase: 'telemetry',
+    run: () => plain.execute(bare),
+    around: () => {
+      const telemetry = instrument({ meterProvider });
+      return () => telemetry.dispose();
+    },
+  });
   return list;
 }
 
@@ -151,12 +234,20 @@ async function runPhase(phase: Case['phase'], all: Case[]): Promise<Map<Case, nu
   ];
   const samples = new Map<Case, number[]>(list.map((c) => [c, []]));
   collect?.();
-  for (const c of list) await measure(c.run, CALLS); // warm-up: let every case reach optimised code
+  const sample = async (c: Case): Promise<number> => {
+    const undo = c.around?.();
+    try {
+      return await measure(c.run, CALLS);
+    } finally {
+      undo?.();
+    }
+  };
+  for (const c of list) await sample(c); // warm-up: let every case reach optimised code
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order each round so no case always runs right after the same neighbour.
     for (let i = 0; i < list.length; i++) {
       const c = list[(i + round) % list.length]!;
-      samples.get(c)!.push(await measure(c.run, CALLS));
+      samples.get(c)!.push(await sample(c));
     }
     // A terminal gets one line rewritten in place; a log (CI, a pipe) gets one line per round.
     const progress = `${phase}: round ${round + 1}/${ROUNDS}`;
@@ -172,13 +263,13 @@ async function overhead(): Promise<string> {
     `Overhead per call (median of ${ROUNDS} interleaved rounds × ${CALLS.toLocaleString('en')} sequential calls, per phase)`,
   ];
   const added = new Map<Case, number>();
-  for (const phase of ['ignores signal', 'reads signal'] as const) {
+  for (const phase of ['ignores signal', 'reads signal', 'telemetry'] as const) {
     const medians = await runPhase(phase, all);
     const [bareCase] = medians.keys();
     const bareNs = medians.get(bareCase!)!;
     lines.push(
       '',
-      `Phase: fn ${phase}`,
+      `Phase: ${phase === 'telemetry' ? 'telemetry (fn ignores signal)' : `fn ${phase}`}`,
       '',
       '| library | case | ns per call | added over bare |',
       '| --- | --- | ---: | ---: |',
@@ -188,19 +279,36 @@ async function overhead(): Promise<string> {
       lines.push(`| ${c.group} | ${c.label} | ${fmt(ns)} | ${c === bareCase ? '—' : fmt(ns - bareNs)} |`);
     }
   }
-  const keys = [...new Set(all.flatMap((c) => (c.key === undefined ? [] : [c.key])))];
+  const keys = [
+    ...new Set(all.flatMap((c) => (c.key === undefined || c.group !== 'breakwater' ? [] : [c.key]))),
+  ];
   lines.push(
     '',
-    'Added over the bare call, side by side',
+    'Added over the bare call, side by side (— : the library has no such policy, or hands fn no signal)',
     '',
-    '| case | breakwater | cockatiel 3 | cockatiel ÷ breakwater |',
-    '| --- | ---: | ---: | ---: |',
+    `| case | breakwater | ${PEERS.join(' | ')} | fastest peer ÷ breakwater |`,
+    `| --- | ---: | ${PEERS.map(() => '---:').join(' | ')} | ---: |`,
   );
   for (const key of keys) {
     const ours = added.get(all.find((c) => c.key === key && c.group === 'breakwater')!)!;
-    const theirs = added.get(all.find((c) => c.key === key && c.group === 'cockatiel 3')!)!;
-    lines.push(`| ${key} | ${fmt(ours)} | ${fmt(theirs)} | ${ratio(theirs / Math.max(1, ours))}× |`);
+    const theirs = PEERS.map((group) => {
+      const c = all.find((x) => x.key === key && x.group === group);
+      return c === undefined ? undefined : added.get(c);
+    });
+    const known = theirs.filter((t): t is number => t !== undefined);
+    const fastest = known.length === 0 ? undefined : Math.min(...known);
+    lines.push(
+      `| ${key} | ${fmt(ours)} | ${theirs.map((t) => (t === undefined ? '—' : fmt(t))).join(' | ')} | ${
+        fastest === undefined ? '—' : `${ratio(fastest / Math.max(1, ours))}×`
+      } |`,
+    );
   }
+  const telemetry = all.filter((c) => c.phase === 'telemetry');
+  const [off, on] = telemetry.map((c) => added.get(c)!);
+  lines.push(
+    '',
+    `Telemetry: instrument() adds ${fmt(on! - off!)} per call to the four composed (${fmt(off!)} → ${fmt(on!)} over bare), measured in one phase`,
+  );
   return lines.join('\n');
 }
 

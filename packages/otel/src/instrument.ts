@@ -165,12 +165,24 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       });
     }
   }
+  // Successes are most calls: their attribute sets are made once per outcome and pipeline, not per
+  // call (and looked up without building a key string, which costs more than the lookup).
+  const plain = new Map<string, Map<string, Attributes>>();
   const durationAttributes = (message: Message, outcome: string): Attributes => {
-    const attributes: Attributes = {
-      [A.pipelineName]: message.pipeline ?? message.name,
-      [A.outcome]: outcome,
-    };
-    if (message.error !== undefined) attributes[A.errorType] = errorType(message.error);
+    const pipeline = message.pipeline ?? message.name;
+    if (message.error !== undefined) {
+      return { [A.pipelineName]: pipeline, [A.outcome]: outcome, [A.errorType]: errorType(message.error) };
+    }
+    let byPipeline = plain.get(outcome);
+    if (byPipeline === undefined) {
+      byPipeline = new Map();
+      plain.set(outcome, byPipeline);
+    }
+    let attributes = byPipeline.get(pipeline);
+    if (attributes === undefined) {
+      attributes = Object.freeze({ [A.pipelineName]: pipeline, [A.outcome]: outcome });
+      byPipeline.set(pipeline, attributes);
+    }
     return attributes;
   };
   on('breakwater:pipeline:success', (m) =>
