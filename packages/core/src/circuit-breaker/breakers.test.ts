@@ -96,6 +96,49 @@ describe('breakers.time (model-based)', () => {
   });
 });
 
+describe('breakers.count (model-based)', () => {
+  it('decides as a plain array of the last `size` calls does, slow calls included', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.nat(),
+        calls,
+        (size, failurePercent, slowPercent, minSeed, sequence: Call[]) => {
+          const minCalls = 1 + (minSeed % size);
+          const options = {
+            size,
+            failureRate: failurePercent / 100,
+            minCalls,
+            slowCallMs: 100,
+            slowCallRate: slowPercent / 100,
+          };
+          const window = breakers.count(options).create();
+          const last: Array<{ failed: boolean; slow: boolean }> = [];
+          for (const call of sequence) {
+            const got = window.record(call.failed, call.durationMs, 0);
+            const slow = call.durationMs >= 100;
+            last.push({ failed: call.failed, slow });
+            if (last.length > size) last.shift();
+            let want: OpenReason | undefined;
+            if ((call.failed || slow) && last.length >= minCalls) {
+              const f = last.filter((c) => c.failed).length * 100;
+              const sl = last.filter((c) => c.slow).length * 100;
+              // Integer arithmetic: the rates compared exactly.
+              if (f >= failurePercent * last.length) want = 'failures';
+              else if (sl >= slowPercent * last.length) want = 'slow-calls';
+            }
+            if (got !== want) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+});
+
 describe('slow calls', () => {
   it('open the count breaker at slowCallRate, whatever the outcome', () => {
     const window = breakers.count({ size: 4, minCalls: 4, slowCallMs: 100, slowCallRate: 0.5 }).create();
