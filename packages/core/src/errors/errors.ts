@@ -12,6 +12,7 @@ export type BreakwaterErrorCode =
   | 'BW_IDEMPOTENCY_CONFLICT'
   | 'BW_IDEMPOTENCY_MISMATCH'
   | 'BW_HTTP_STATUS'
+  | 'BW_CHAOS'
   | (string & {});
 
 export interface BreakwaterErrorOptions {
@@ -106,6 +107,30 @@ export class BulkheadFullError extends RejectedError {
     super('BW_BULKHEAD_FULL', message, options);
     this.maxConcurrent = maxConcurrent;
     this.maxQueue = maxQueue;
+  }
+}
+
+/**
+ * Refused to protect an overloaded downstream or this process: shed (`BW_OVERLOADED`) or throttled
+ * on the client side (`BW_THROTTLED`). `retryAfterMs` says when trying again is worth it.
+ */
+export class OverloadedError extends RejectedError {
+  constructor(code: 'BW_OVERLOADED' | 'BW_THROTTLED', message: string, options: BreakwaterErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** A rate limit refused the call; `retryAfterMs` is when it would pass. */
+export class RateLimitedError extends RejectedError {
+  constructor(message: string, options: BreakwaterErrorOptions = {}) {
+    super('BW_RATE_LIMITED', message, options);
+  }
+}
+
+/** Injected by a `chaos.fault` policy when it is given no error of its own. */
+export class ChaosError extends BreakwaterError {
+  constructor(options: BreakwaterErrorOptions = {}) {
+    super('BW_CHAOS', 'Fault injected by a chaos policy', options);
   }
 }
 

@@ -75,6 +75,11 @@ export function integer(
   );
 }
 
+/** A number in [0, 1] (0 allowed: a rate of nothing). */
+export function unitInterval(policy: string, option: string, value: unknown): number {
+  return checkNumber(policy, option, value, 'a number in [0, 1]', (n) => n >= 0 && n <= 1);
+}
+
 export function fraction(policy: string, option: string, value: unknown): number {
   return checkNumber(policy, option, value, 'a fraction in (0, 1]', (n) => n > 0 && n <= 1);
 }
