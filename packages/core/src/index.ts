@@ -20,4 +20,5 @@ export * from './pipeline/index.js';
 export * from './presets/index.js';
 export * from './retry/index.js';
 export * from './stores/index.js';
+export * from './throttle/index.js';
 export * from './timeout/index.js';

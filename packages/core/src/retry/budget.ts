@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../clock/clock.js';
+import { SlidingCounters } from '../clock/sliding-counters.js';
 import {
   checkOptions,
   clockOption,
@@ -62,56 +63,28 @@ export function retryBudget(options: RetryBudgetOptions = {}): RetryBudget {
   const buckets = integer('retryBudget', 'buckets', given(options.buckets, d.buckets), 1);
   const clock = clockOption('retryBudget', options.clock, systemClock);
   const floor = (minPerSecond * windowMs) / 1_000;
-  const bucketMs = windowMs / buckets;
   // One slot more than the window holds: the oldest, partly expired bucket still counts for grants.
-  const slots = buckets + 1;
-  const requestsIn = new Float64Array(slots);
-  const grantsIn = new Float64Array(slots);
-  let current = Number.NEGATIVE_INFINITY; // index (time / bucketMs) of the newest bucket
-  let grants = 0; // over all slots
-  const slotOf = (index: number): number => ((index % slots) + slots) % slots;
-
-  /** Moves the window to `now`, emptying the buckets that fell out; returns the newest bucket's slot. */
-  function advance(now: number): number {
-    const index = Math.floor(now / bucketMs);
-    if (index > current) {
-      if (index - current >= slots) {
-        requestsIn.fill(0);
-        grantsIn.fill(0);
-        grants = 0;
-      } else {
-        for (let i = current + 1; i <= index; i++) {
-          const slot = slotOf(i);
-          grants -= grantsIn[slot]!;
-          grantsIn[slot] = 0;
-          requestsIn[slot] = 0;
-        }
-      }
-      current = index;
-    }
-    return slotOf(current); // a clock that went back records into the newest bucket
-  }
+  const REQUESTS = 0;
+  const GRANTS = 1;
+  const counters = new SlidingCounters(2, buckets + 1, windowMs / buckets);
 
   /** Extra attempts allowed now: requests only from the `buckets` buckets wholly in the window. */
   function allowance(): number {
-    let requests = 0;
-    for (let k = 0; k < buckets; k++) requests += requestsIn[slotOf(current - k)]!;
-    return ratio * requests + floor - grants;
+    return ratio * counters.sum(REQUESTS, buckets) + floor - counters.sum(GRANTS);
   }
 
   return {
     recordRequest(): void {
-      requestsIn[advance(clock.now())]!++;
+      counters.add(REQUESTS, counters.advance(clock.now()));
     },
     tryAcquire(): boolean {
-      const slot = advance(clock.now());
+      const slot = counters.advance(clock.now());
       if (allowance() < 1) return false;
-      grantsIn[slot]!++;
-      grants++;
+      counters.add(GRANTS, slot);
       return true;
     },
     get available(): number {
-      advance(clock.now());
+      counters.advance(clock.now());
       return Math.max(0, Math.floor(allowance()));
     },
   };
