@@ -15,9 +15,11 @@ export {
   readGauges,
 } from './events/index.js';
 export * from './fallback/index.js';
+export { limits } from './limits/index.js';
 export * from './noop/index.js';
 export * from './pipeline/index.js';
 export * from './presets/index.js';
+export * from './rate-limit/index.js';
 export * from './retry/index.js';
 export * from './stores/index.js';
 export * from './throttle/index.js';
