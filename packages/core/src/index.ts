@@ -15,6 +15,7 @@ export {
   readGauges,
 } from './events/index.js';
 export * from './fallback/index.js';
+export * from './hedge/index.js';
 export { limits } from './limits/index.js';
 export * from './noop/index.js';
 export * from './pipeline/index.js';

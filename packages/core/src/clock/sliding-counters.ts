@@ -15,6 +15,11 @@ export class SlidingCounters {
     this.counts = new Float64Array(series * slots);
   }
 
+  /** The index (time / bucketMs) of the newest bucket: it changes whenever the window slides. */
+  get newest(): number {
+    return this.current;
+  }
+
   private slotOf(index: number): number {
     return ((index % this.slots) + this.slots) % this.slots;
   }

@@ -13,6 +13,7 @@ export type BreakwaterErrorCode =
   | 'BW_IDEMPOTENCY_MISMATCH'
   | 'BW_HTTP_STATUS'
   | 'BW_CHAOS'
+  | 'BW_HEDGE_LOST'
   | (string & {});
 
 export interface BreakwaterErrorOptions {
@@ -124,6 +125,13 @@ export class OverloadedError extends RejectedError {
 export class RateLimitedError extends RejectedError {
   constructor(message: string, options: BreakwaterErrorOptions = {}) {
     super('BW_RATE_LIMITED', message, options);
+  }
+}
+
+/** The reason a hedge aborts the attempts that lost the race: another attempt answered first. */
+export class HedgeLostError extends BreakwaterError {
+  constructor(options: BreakwaterErrorOptions = {}) {
+    super('BW_HEDGE_LOST', 'Another attempt answered first', options);
   }
 }
 

@@ -5,6 +5,7 @@ export {
   BulkheadFullError,
   ChaosError,
   CircuitOpenError,
+  HedgeLostError,
   isBreakwaterError,
   isRejectedError,
   OverloadedError,

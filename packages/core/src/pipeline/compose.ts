@@ -29,6 +29,18 @@ function checkLayers(layers: readonly Layer[]): void {
     if (typeof outerMs !== 'number') continue;
     for (let j = i + 1; j < layers.length; j++) {
       const inner = layers[j]!;
+      const { hedgeDelayMs, maxHedges } = inner.meta;
+      if (
+        typeof hedgeDelayMs === 'number' &&
+        typeof maxHedges === 'number' &&
+        hedgeDelayMs * maxHedges >= outerMs
+      ) {
+        throw new RangeError(
+          `compose: hedge "${inner.name}" (${maxHedges} × ${hedgeDelayMs} ms, position ${j + 1}) would start hedges ` +
+            `at or past the timeout "${outer.name}" (${outerMs} ms, position ${i + 1}) around it; ` +
+            'shorten delayMs or maxHedges, or lengthen the timeout',
+        );
+      }
       const innerMs = inner.meta.timeoutMs;
       if (typeof innerMs === 'number' && innerMs > outerMs) {
         throw new RangeError(
