@@ -8,19 +8,26 @@ import { setImmediate as tick } from 'node:timers/promises';
 import {
   breakers,
   bulkhead,
+  chaos,
   circuitBreaker,
   compose,
+  hedge,
+  limits,
   type Policy,
   type PolicyContext,
   presets,
+  rateLimit,
   retry,
   retryBudget,
+  throttle,
   timeout,
 } from '@breakwater/core';
 import { instrument } from '@breakwater/otel';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import Bottleneck from 'bottleneck';
 import * as cockatiel from 'cockatiel';
 import CircuitBreaker from 'opossum';
+import pLimit from 'p-limit';
 import pRetry from 'p-retry';
 
 const smoke = process.argv.includes('--smoke');
@@ -48,7 +55,7 @@ const readsSignal = async (ctx: PolicyContext): Promise<number> => (ctx.signal.a
 const readsCockatielSignal = async (ctx: { signal: AbortSignal }): Promise<number> =>
   ctx.signal.aborted ? 0 : 1;
 
-const PEERS = ['cockatiel 3', 'opossum 9', 'p-retry 7'] as const;
+const PEERS = ['cockatiel 3', 'opossum 9', 'p-retry 7', 'p-limit 7', 'Bottleneck 2'] as const;
 const FOUR = 'four composed';
 
 /** Each library's way of doing each job, by the key the side-by-side table compares them under. */
@@ -77,6 +84,13 @@ function bw(): Record<string, [label: string, policy: Policy]> {
       ),
     ],
     'the HTTP preset': ['presets.http()', presets.http()],
+    'hedge, answering before the delay': ['hedge({ delayMs: 1_000 })', hedge({ delayMs: 1_000 })],
+    throttle: ['throttle()', throttle()],
+    'rate limit, in process': [
+      'rateLimit(limits.tokenBucket)',
+      rateLimit({ limiter: limits.tokenBucket({ ratePerSec: 1e12, burst: 1e12 }) }),
+    ],
+    'chaos, disabled': ['chaos.fault({ enabled: false })', chaos.fault({ rate: 0.5, enabled: false })],
   };
 }
 
@@ -109,9 +123,11 @@ function ck(): Record<string, [label: string, policy: cockatiel.IPolicy]> {
   };
 }
 
-/** opossum and p-retry do one job each; neither hands fn a signal. */
+/** opossum, p-retry, p-limit and Bottleneck do one job each; none hands fn a signal. */
 function others(): Array<[group: string, key: string, label: string, run: Fn]> {
   const opossum = new CircuitBreaker(bare, { timeout: false, rollingCountTimeout: 10_000 });
+  const limit = pLimit(32);
+  const bottleneck = new Bottleneck({ minTime: 0 });
   return [
     [
       'opossum 9',
@@ -120,6 +136,13 @@ function others(): Array<[group: string, key: string, label: string, run: Fn]> {
       () => opossum.fire(),
     ],
     ['p-retry 7', 'retry', 'pRetry(fn, { retries: 2 })', () => pRetry(bare, { retries: 2 })],
+    ['p-limit 7', 'bulkhead', 'pLimit(32)(fn)', () => limit(bare)],
+    [
+      'Bottleneck 2',
+      'rate limit, in process',
+      'new Bottleneck({ minTime: 0 }).schedule(fn)',
+      () => bottleneck.schedule(bare),
+    ],
   ];
 }
 
