@@ -34,24 +34,6 @@ const KNOWN = ['name', 'delayMs', 'delay', 'maxHedges', 'mode', 'budget', 'shoul
 const DELAY_KNOWN = ['percentile', 'windowMs', 'minSamples', 'initialMs', 'minMs', 'maxMs'];
 type Runner = (ctx: ExecutionContext) => Promise<unknown>;
 
-/** One call's hedge timer: an entry of the shared queue of its delay, never a timer of its own. */
-interface HedgeTimer extends TimerEntry {
-  fire: () => void;
-}
-
-function hedgeTimer(fire: () => void): HedgeTimer {
-  return {
-    expiresAt: 0,
-    timerPrev: undefined,
-    timerNext: undefined,
-    timerQueued: false,
-    fire,
-    onExpire() {
-      this.fire();
-    },
-  };
-}
-
 /**
  * Tail-latency hedging ("The Tail at Scale", Dean & Barroso, CACM 2013): when an attempt has not
  * answered after a delay, start another and take whichever answers first; the others' signals abort
@@ -125,99 +107,23 @@ export function hedge(options: HedgeOptions): HedgePolicy {
   }
 
   const hedgeEvent = new EventSlot<HedgeEvent>('hedge', 'hedge');
-  const attemptsAllowed = 1 + maxHedges;
+  const config: HedgeConfig = {
+    name,
+    mode,
+    attemptsAllowed: 1 + maxHedges,
+    budget,
+    shouldHedge,
+    clock,
+    estimate,
+    hedgeEvent,
+    currentDelay,
+    queueFor,
+  };
 
   function run(ctx: ExecutionContext, next: Runner): Promise<unknown> {
     if (!ctx.idempotent) return next(ctx);
     budget?.recordRequest();
-    return new Promise((resolve, reject) => {
-      const start = clock.now();
-      const running: ExecutionContext[] = [];
-      let launched = 0;
-      let failed = 0;
-      let primary: Outcome | undefined;
-      let settled = false;
-      let timer: HedgeTimer | undefined;
-      let timerQueue: TimerQueue | undefined;
-
-      const stopTimer = (): void => {
-        if (timer !== undefined && timerQueue !== undefined) timerQueue.remove(timer);
-      };
-
-      const finish = (outcome: Outcome, winner: ExecutionContext | undefined): void => {
-        settled = true;
-        stopTimer();
-        for (const attempt of running) {
-          if (attempt !== winner) attempt.abort(new HedgeLostError({ policy: name }));
-        }
-        if ('error' in outcome) reject(outcome.error);
-        else resolve(outcome.value);
-      };
-
-      /** Whether another attempt may start now: attempts left, the call alive, the budget willing. */
-      const mayHedge = (): boolean =>
-        launched < attemptsAllowed && !ctx.aborted && (budget === undefined || budget.tryAcquire());
-
-      const launch = (delayMs: number): void => {
-        const attempt = ctx.fork();
-        const n = ++launched;
-        attempt.attempt = n;
-        running.push(attempt);
-        if (n > 1 && hedgeEvent.active) {
-          hedgeEvent.emit({ event: 'hedge', name, pipeline: ctx.pipeline, attempt: n, delayMs });
-        }
-        next(attempt).then(
-          (value) => settle(attempt, n, { value }),
-          (error: unknown) => settle(attempt, n, { error }),
-        );
-      };
-
-      const armTimer = (): void => {
-        const delay = currentDelay();
-        timerQueue = queueFor(delay);
-        timer ??= hedgeTimer(() => {
-          if (settled || ctx.aborted) return;
-          if (mayHedge()) launch(delay);
-          if (launched < attemptsAllowed && !settled) armTimer();
-        });
-        timer.expiresAt = clock.now() + delay;
-        timerQueue.add(timer);
-      };
-
-      const settle = (attempt: ExecutionContext, n: number, outcome: Outcome): void => {
-        attempt.release();
-        if (settled) return;
-        const again =
-          'error' in outcome
-            ? errorCounts(ctx, outcome.error, shouldHedge)
-            : valueCounts(ctx, outcome.value, shouldHedge);
-        if (!again) {
-          if (!('error' in outcome) && estimate !== undefined) {
-            // The call's latency from its start: a fast hedge does not drag the estimate down.
-            const now = clock.now();
-            estimate.record(now - start, now);
-          }
-          finish(outcome, attempt);
-          return;
-        }
-        if (n === 1) primary = outcome;
-        failed++;
-        // After a failure, latency and fallback modes start the next attempt at once.
-        if (mode !== 'parallel' && mayHedge()) {
-          launch(0);
-          return;
-        }
-        if (failed === launched) finish(primary ?? outcome, undefined);
-      };
-
-      if (mode === 'parallel') {
-        launch(0);
-        while (!settled && mayHedge()) launch(0);
-        return;
-      }
-      launch(0);
-      if (mode === 'latency' && !settled) armTimer();
-    });
+    return new HedgeCall(config, ctx, next).promise;
   }
 
   return createPolicy(
@@ -234,4 +140,139 @@ export function hedge(options: HedgeOptions): HedgePolicy {
       },
     },
   );
+}
+
+interface HedgeConfig {
+  readonly name: string;
+  readonly mode: HedgeMode;
+  readonly attemptsAllowed: number;
+  readonly budget: RetryBudget | undefined;
+  readonly shouldHedge: OutcomePredicate | undefined;
+  readonly clock: Clock;
+  readonly estimate: LatencyEstimate | undefined;
+  readonly hedgeEvent: EventSlot<HedgeEvent>;
+  readonly currentDelay: () => number;
+  readonly queueFor: (delay: number) => TimerQueue;
+}
+
+/**
+ * One hedged call: its attempts, its outcome, and its entry in the shared timer queue of its delay.
+ * A class rather than closures: a call that answers before the delay allocates this one object, the
+ * primary's scope and its promise.
+ */
+class HedgeCall implements TimerEntry {
+  readonly promise: Promise<unknown>;
+  private resolve!: (value: unknown) => void;
+  private reject!: (error: unknown) => void;
+  private readonly start: number;
+  private readonly running: ExecutionContext[] = [];
+  private launched = 0;
+  private failed = 0;
+  private primary: Outcome | undefined;
+  private settled = false;
+  private delay = 0;
+  private queue: TimerQueue | undefined;
+  // TimerEntry
+  expiresAt = 0;
+  timerPrev: TimerEntry | undefined = undefined;
+  timerNext: TimerEntry | undefined = undefined;
+  timerQueued = false;
+
+  constructor(
+    private readonly config: HedgeConfig,
+    private readonly ctx: ExecutionContext,
+    private readonly next: Runner,
+  ) {
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.start = config.clock.now();
+    if (config.mode === 'parallel') {
+      this.launch(0);
+      while (!this.settled && this.mayHedge()) this.launch(0);
+      return;
+    }
+    this.launch(0);
+    if (config.mode === 'latency' && !this.settled) this.arm();
+  }
+
+  /** Whether another attempt may start now: attempts left, the call alive, the budget willing. */
+  private mayHedge(): boolean {
+    const { attemptsAllowed, budget } = this.config;
+    return (
+      this.launched < attemptsAllowed && !this.ctx.aborted && (budget === undefined || budget.tryAcquire())
+    );
+  }
+
+  private launch(delayMs: number): void {
+    const attempt = this.ctx.fork();
+    const n = ++this.launched;
+    attempt.attempt = n;
+    this.running.push(attempt);
+    const { hedgeEvent } = this.config;
+    if (n > 1 && hedgeEvent.active) {
+      hedgeEvent.emit({
+        event: 'hedge',
+        name: this.config.name,
+        pipeline: this.ctx.pipeline,
+        attempt: n,
+        delayMs,
+      });
+    }
+    this.next(attempt).then(
+      (value) => this.settle(attempt, n, { value }),
+      (error: unknown) => this.settle(attempt, n, { error }),
+    );
+  }
+
+  private arm(): void {
+    this.delay = this.config.currentDelay();
+    this.queue = this.config.queueFor(this.delay);
+    this.expiresAt = this.config.clock.now() + this.delay;
+    this.queue.add(this);
+  }
+
+  onExpire(): void {
+    if (this.settled || this.ctx.aborted) return;
+    if (this.mayHedge()) this.launch(this.delay);
+    if (this.launched < this.config.attemptsAllowed && !this.settled) this.arm();
+  }
+
+  private finish(outcome: Outcome, winner: ExecutionContext | undefined): void {
+    this.settled = true;
+    this.queue?.remove(this);
+    for (const attempt of this.running) {
+      if (attempt !== winner) attempt.abort(new HedgeLostError({ policy: this.config.name }));
+    }
+    if ('error' in outcome) this.reject(outcome.error);
+    else this.resolve(outcome.value);
+  }
+
+  private settle(attempt: ExecutionContext, n: number, outcome: Outcome): void {
+    attempt.release();
+    if (this.settled) return;
+    const { shouldHedge, estimate, clock } = this.config;
+    const again =
+      'error' in outcome
+        ? errorCounts(this.ctx, outcome.error, shouldHedge)
+        : valueCounts(this.ctx, outcome.value, shouldHedge);
+    if (!again) {
+      if (!('error' in outcome) && estimate !== undefined) {
+        // The call's latency from its start: a fast hedge does not drag the estimate down.
+        const now = clock.now();
+        estimate.record(now - this.start, now);
+      }
+      this.finish(outcome, attempt);
+      return;
+    }
+    if (n === 1) this.primary = outcome;
+    this.failed++;
+    // After a failure, latency and fallback modes start the next attempt at once.
+    if (this.config.mode !== 'parallel' && this.mayHedge()) {
+      this.launch(0);
+      return;
+    }
+    if (this.failed === this.launched) this.finish(this.primary ?? outcome, undefined);
+  }
 }
