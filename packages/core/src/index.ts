@@ -17,6 +17,7 @@ export {
 export * from './fallback/index.js';
 export * from './hedge/index.js';
 export { limits } from './limits/index.js';
+export * from './load-shed/index.js';
 export * from './noop/index.js';
 export * from './pipeline/index.js';
 export * from './presets/index.js';

@@ -6,6 +6,7 @@ import { GAUGES, registerGauges } from '../events/gauges.js';
 import type { ExecutionContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
 import type { Policy } from '../pipeline/policy.js';
+import { WaitQueue } from '../pipeline/wait-queue.js';
 import { BULKHEAD_DEFAULTS, type BulkheadOptions, type BulkheadRejectEvent } from './options.js';
 
 export interface BulkheadPolicy extends Policy {
@@ -14,12 +15,6 @@ export interface BulkheadPolicy extends Policy {
   /** Calls waiting for a slot now. */
   readonly queued: number;
   onReject(listener: Listener<BulkheadRejectEvent>): Disposable;
-}
-
-interface Waiter {
-  prev: Waiter | undefined;
-  next: Waiter | undefined;
-  grant(): void;
 }
 
 const KNOWN = ['name', 'maxConcurrent', 'maxQueue', 'queueTimeoutMs', 'clock'] as const;
@@ -54,32 +49,23 @@ export function bulkhead(options: BulkheadOptions = {}): BulkheadPolicy {
   const rejectEvent = new EventSlot<BulkheadRejectEvent>('bulkhead', 'reject');
 
   let executing = 0;
-  let queued = 0;
-  let head: Waiter | undefined;
-  let tail: Waiter | undefined;
-
-  function unlink(waiter: Waiter): void {
-    if (waiter.prev === undefined) head = waiter.next;
-    else waiter.prev.next = waiter.next;
-    if (waiter.next === undefined) tail = waiter.prev;
-    else waiter.next.prev = waiter.prev;
-    waiter.prev = waiter.next = undefined;
-    queued--;
-  }
+  const queue = new WaitQueue<undefined>(clock);
 
   function release(): void {
-    const waiter = head;
-    if (waiter === undefined) executing--;
-    else {
-      // The slot passes straight to the first waiter: `executing` stays the same.
-      unlink(waiter);
-      waiter.grant();
-    }
+    // A freed slot passes straight to the oldest waiter: `executing` stays the same.
+    if (!queue.grantOldest()) executing--;
   }
 
   function rejection(ctx: ExecutionContext, reason: 'full' | 'queue-timeout'): BulkheadFullError {
     if (rejectEvent.active) {
-      rejectEvent.emit({ event: 'reject', name, pipeline: ctx.pipeline, reason, executing, queued });
+      rejectEvent.emit({
+        event: 'reject',
+        name,
+        pipeline: ctx.pipeline,
+        reason,
+        executing,
+        queued: queue.size,
+      });
     }
     const message =
       reason === 'full'
@@ -89,36 +75,7 @@ export function bulkhead(options: BulkheadOptions = {}): BulkheadPolicy {
   }
 
   function wait(ctx: ExecutionContext): Promise<void> {
-    if (ctx.aborted) return Promise.reject(ctx.abortReason);
-    return new Promise<void>((resolve, reject) => {
-      let timer: unknown;
-      const waiter: Waiter = {
-        prev: tail,
-        next: undefined,
-        grant() {
-          unsubscribe();
-          if (timer !== undefined) clock.clearTimeout(timer);
-          resolve();
-        },
-      };
-      if (tail === undefined) head = waiter;
-      else tail.next = waiter;
-      tail = waiter;
-      queued++;
-      // An aborted waiter leaves the queue at once and never takes a slot.
-      const unsubscribe = ctx.onAbort((reason) => {
-        unlink(waiter);
-        if (timer !== undefined) clock.clearTimeout(timer);
-        reject(reason);
-      });
-      if (queueTimeoutMs !== Number.POSITIVE_INFINITY) {
-        timer = clock.setTimeout(() => {
-          unsubscribe();
-          unlink(waiter);
-          reject(rejection(ctx, 'queue-timeout'));
-        }, queueTimeoutMs);
-      }
-    });
+    return queue.wait(ctx, undefined, queueTimeoutMs, () => rejection(ctx, 'queue-timeout'));
   }
 
   const releaseValue = (value: unknown): unknown => {
@@ -135,14 +92,14 @@ export function bulkhead(options: BulkheadOptions = {}): BulkheadPolicy {
       executing++;
       return next(ctx).then(releaseValue, releaseError);
     }
-    if (queued < maxQueue) return wait(ctx).then(() => next(ctx).then(releaseValue, releaseError));
+    if (queue.size < maxQueue) return wait(ctx).then(() => next(ctx).then(releaseValue, releaseError));
     return Promise.reject(rejection(ctx, 'full'));
   }
 
   const gauges = registerGauges({
     read: () => [
       { kind: 'bulkhead', name, gauge: 'executing', value: executing },
-      { kind: 'bulkhead', name, gauge: 'queued', value: queued },
+      { kind: 'bulkhead', name, gauge: 'queued', value: queue.size },
     ],
   });
 
@@ -157,7 +114,7 @@ export function bulkhead(options: BulkheadOptions = {}): BulkheadPolicy {
           return executing;
         },
         get queued() {
-          return queued;
+          return queue.size;
         },
         onReject: (listener: Listener<BulkheadRejectEvent>) => rejectEvent.on(listener),
         [GAUGES]: gauges,

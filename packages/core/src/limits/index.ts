@@ -1,4 +1,8 @@
+import { aimd, fixed, gradient, vegas } from '../load-shed/limits.js';
 import { tokenBucket } from '../rate-limit/token-bucket.js';
 
-/** Limits and limiters: `limits.tokenBucket` for `rateLimit` (load-shedding limits come with `loadShed`). */
-export const limits = Object.freeze({ tokenBucket });
+/**
+ * Limits and limiters: concurrency limits for `loadShed` (`fixed`, and the adaptive `aimd`,
+ * `gradient`, `vegas`), and `tokenBucket` for `rateLimit`.
+ */
+export const limits = Object.freeze({ fixed, aimd, gradient, vegas, tokenBucket });

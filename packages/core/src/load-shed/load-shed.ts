@@ -1,0 +1,219 @@
+import { systemClock, systemRandom } from '../clock/clock.js';
+import { isRejectedError, OverloadedError } from '../errors/errors.js';
+import {
+  checkOptions,
+  clockOption,
+  given,
+  integer,
+  nameOption,
+  optionError,
+  plainObject,
+  randomOption,
+  unitInterval,
+} from '../errors/validate.js';
+import { type Disposable, EventSlot, type Listener } from '../events/events.js';
+import type { ExecutionContext, Priority } from '../pipeline/context.js';
+import { createPolicy } from '../pipeline/create-policy.js';
+import type { Policy } from '../pipeline/policy.js';
+import { WaitQueue } from '../pipeline/wait-queue.js';
+import type { Limit } from './limits.js';
+import { LOAD_SHED_DEFAULTS, type LoadShedOptions, type ShedEvent } from './options.js';
+
+export interface LoadShedPolicy extends Policy {
+  /** Calls holding a slot now. */
+  readonly inflight: number;
+  /** The limit now in force. */
+  readonly limit: number;
+  /** Calls waiting for a slot now. */
+  readonly queued: number;
+  /**
+   * Takes a slot outside `execute` (a server holds one per request): a `release` to call when the
+   * work ends, or `undefined` when the call is shed. Never waits.
+   */
+  tryAcquire(priority?: Priority): ((outcome?: { dropped?: boolean }) => void) | undefined;
+  onShed(listener: Listener<ShedEvent>): Disposable;
+}
+
+const KNOWN = ['name', 'limit', 'maxQueue', 'queueTimeoutMs', 'priorities', 'clock', 'random'] as const;
+const PRIORITIES: readonly Priority[] = ['sheddable', 'default', 'critical'];
+type Runner = (ctx: ExecutionContext) => Promise<unknown>;
+
+function checkLimit(value: unknown): Limit {
+  const limit = value as Partial<Limit> | null;
+  if (
+    typeof limit !== 'object' ||
+    limit === null ||
+    typeof limit.update !== 'function' ||
+    !('current' in limit)
+  ) {
+    throw optionError(
+      'loadShed',
+      'limit',
+      'a Limit (limits.fixed/aimd/gradient/vegas, or { current, update })',
+      value,
+    );
+  }
+  return limit as Limit;
+}
+
+/**
+ * Admission control: at most `limit.current` calls in flight, each priority up to its share of the
+ * limit, the rest queued (newest first: adaptive LIFO, the freshest request is the one still worth
+ * serving) or shed with an `OverloadedError` carrying a jittered `retryAfterMs`. The limit learns
+ * from every call's latency and whether it was dropped.
+ */
+export function loadShed(options: LoadShedOptions): LoadShedPolicy {
+  checkOptions('loadShed', options, KNOWN);
+  const d = LOAD_SHED_DEFAULTS;
+  const name = nameOption('loadShed', options.name, d.name);
+  const limit = checkLimit(options.limit);
+  const maxQueue = integer('loadShed', 'maxQueue', given(options.maxQueue, d.maxQueue), 0);
+  const queueTimeoutMs = given(options.queueTimeoutMs, d.queueTimeoutMs);
+  if (typeof queueTimeoutMs !== 'number' || !(queueTimeoutMs > 0)) {
+    throw optionError('loadShed', 'queueTimeoutMs', 'a positive number of ms (or Infinity)', queueTimeoutMs);
+  }
+  const shares: Record<Priority, number> = { ...d.priorities };
+  if (options.priorities !== undefined) {
+    const given_ = plainObject('loadShed', 'priorities', options.priorities);
+    checkOptions('loadShed.priorities', given_, PRIORITIES);
+    for (const p of PRIORITIES) {
+      if (given_[p] !== undefined) shares[p] = unitInterval('loadShed.priorities', p, given_[p]);
+    }
+  }
+  const clock = clockOption('loadShed', options.clock, systemClock);
+  const random = randomOption('loadShed', options.random, systemRandom);
+  const shedEvent = new EventSlot<ShedEvent>('load-shed', 'shed');
+
+  let inflight = 0;
+  const queue = new WaitQueue<Priority>(clock);
+  let lastGoodLimit = 1;
+
+  /** The limit now; a user's limit that throws or gives nonsense keeps the last good value. */
+  function currentLimit(): number {
+    try {
+      const n = limit.current;
+      if (typeof n === 'number' && n >= 1 && Number.isFinite(n)) lastGoodLimit = Math.floor(n);
+    } catch {
+      // keep the last good value: a broken limit must not wedge admission
+    }
+    return lastGoodLimit;
+  }
+
+  const admits = (priority: Priority): boolean => inflight < Math.ceil(currentLimit() * shares[priority]);
+
+  function learn(rttMs: number, startedWith: number, dropped: boolean): void {
+    try {
+      limit.update({ rttMs, inflight: startedWith, dropped, now: clock.now() });
+    } catch {
+      // a limit that throws learns nothing from this call; the slot is already free
+    }
+  }
+
+  /** Frees a slot and hands it to the newest waiter that may take it. */
+  function release(): void {
+    inflight--;
+    if (queue.grantNewest(admits)) inflight++;
+  }
+
+  function shed(
+    ctx: ExecutionContext | undefined,
+    priority: Priority,
+    reason: ShedEvent['reason'],
+  ): OverloadedError {
+    const limitNow = currentLimit();
+    if (shedEvent.active) {
+      shedEvent.emit({
+        event: 'shed',
+        name,
+        pipeline: ctx?.pipeline,
+        reason,
+        priority,
+        inflight,
+        limit: limitNow,
+      });
+    }
+    const base = Number.isFinite(queueTimeoutMs) ? queueTimeoutMs : 1_000;
+    return new OverloadedError(
+      'BW_OVERLOADED',
+      `Shed by "${name}" (${inflight} in flight, limit ${limitNow})`,
+      {
+        policy: name,
+        // Jittered, so the callers it sheds do not all come back at the same moment.
+        retryAfterMs: Math.round(base * (0.5 + random())),
+      },
+    );
+  }
+
+  function wait(ctx: ExecutionContext, priority: Priority): Promise<void> {
+    return queue.wait(ctx, priority, queueTimeoutMs, () => shed(ctx, priority, 'queue-timeout'));
+  }
+
+  function runHolding(ctx: ExecutionContext, next: Runner): Promise<unknown> {
+    const startedWith = inflight;
+    const start = clock.now();
+    return next(ctx).then(
+      (value) => {
+        release();
+        learn(clock.now() - start, startedWith, false);
+        return value;
+      },
+      (error: unknown) => {
+        release();
+        learn(clock.now() - start, startedWith, !ctx.callerAborted && isRejectedError(error));
+        throw error;
+      },
+    );
+  }
+
+  function run(ctx: ExecutionContext, next: Runner): Promise<unknown> {
+    const priority = ctx.priority;
+    if (admits(priority)) {
+      inflight++;
+      return runHolding(ctx, next);
+    }
+    if (queue.size < maxQueue) return wait(ctx, priority).then(() => runHolding(ctx, next));
+    return Promise.reject(shed(ctx, priority, 'limit'));
+  }
+
+  const api = {
+    get inflight() {
+      return inflight;
+    },
+    get limit() {
+      return currentLimit();
+    },
+    get queued() {
+      return queue.size;
+    },
+    tryAcquire(priority: Priority = 'default') {
+      if (!PRIORITIES.includes(priority)) {
+        throw optionError(
+          'loadShed.tryAcquire',
+          'priority',
+          "one of 'critical', 'default', 'sheddable'",
+          priority,
+        );
+      }
+      if (!admits(priority)) {
+        shed(undefined, priority, 'limit');
+        return undefined;
+      }
+      inflight++;
+      const startedWith = inflight;
+      const start = clock.now();
+      let released = false;
+      return (outcome?: { dropped?: boolean }) => {
+        if (released) return;
+        released = true;
+        release();
+        learn(clock.now() - start, startedWith, outcome?.dropped === true);
+      };
+    },
+    onShed: (listener: Listener<ShedEvent>) => shedEvent.on(listener),
+  };
+
+  return createPolicy(
+    { name, kind: 'load-shed', run: run as never },
+    { trusted: true, now: () => clock.now(), api },
+  );
+}
