@@ -13,6 +13,7 @@ import {
   compose,
   hedge,
   limits,
+  loadShed,
   type Policy,
   type PolicyContext,
   presets,
@@ -93,6 +94,11 @@ function bw(): Record<string, [label: string, policy: Policy]> {
       rateLimit({ limiter: limits.tokenBucket({ ratePerSec: 1e12, burst: 1e12 }) }),
     ],
     'chaos, disabled': ['chaos.fault({ enabled: false })', chaos.fault({ rate: 0.5, enabled: false })],
+    'load shed, fixed limit': ['loadShed(limits.fixed(1_000))', loadShed({ limit: limits.fixed(1_000) })],
+    'load shed, AIMD limit': [
+      'loadShed(limits.aimd())',
+      loadShed({ limit: limits.aimd({ initial: 1_000, max: 2_000 }) }),
+    ],
   };
 }
 
