@@ -104,3 +104,16 @@ describe('chaos switches', () => {
     expect(() => chaos.fault({ rate: 1, rat: 1 } as never)).toThrow(/unknown option "rat"/);
   });
 });
+
+describe('a chaos policy switched off for good', () => {
+  it('drops out of a pipeline altogether', async () => {
+    const off = chaos.fault({ rate: 1, enabled: false });
+    const seen: string[] = [];
+    off.onSuccess(() => seen.push('off ran'));
+    const pipeline = compose(retry({ maxAttempts: 1 }), off);
+    await expect(pipeline.execute(() => 'through')).resolves.toBe('through');
+    expect(seen).toEqual([]); // not a layer of the pipeline: nothing of it runs
+    await expect(off.execute(() => 'alone')).resolves.toBe('alone');
+    expect(seen).toEqual(['off ran']);
+  });
+});

@@ -70,11 +70,14 @@ function chaosPolicy<Adds>(
     });
   }
 
-  // Switched off for good: the policy is a pass-through, a branch and nothing else.
-  const body = enabled === false || rate === 0 ? passThrough : run;
+  // Switched off for good: a pass-through, which `compose` leaves out of the pipeline altogether.
+  const off = enabled === false || rate === 0;
   return createPolicy(
-    { name, kind: 'chaos', run: body as never },
-    { api: { onInject: (listener: Listener<InjectEvent>) => injectEvent.on(listener) } },
+    { name, kind: 'chaos', run: (off ? passThrough : run) as never },
+    {
+      meta: off ? { transparent: true } : {},
+      api: { onInject: (listener: Listener<InjectEvent>) => injectEvent.on(listener) },
+    },
   ) as unknown as ChaosPolicy<Adds>;
 }
 

@@ -82,7 +82,8 @@ export function compose(...args: unknown[]): AnyPolicy {
         `compose: argument ${index + 1} is not a policy (got ${policy === null ? 'null' : typeof policy})`,
       );
     }
-    layers.push(...layersOf(policy));
+    // A layer that is a pass-through for good (a disabled chaos policy) costs nothing in a pipeline.
+    for (const layer of layersOf(policy)) if (layer.meta.transparent !== true) layers.push(layer);
   });
   checkLayers(layers);
   const now = clock === systemClock ? systemClock.now : () => clock.now();
