@@ -7,4 +7,10 @@ export type {
   VegasLimitOptions,
 } from './limits.js';
 export { type LoadShedPolicy, loadShed } from './load-shed.js';
-export { LOAD_SHED_DEFAULTS, type LoadShedOptions, type ShedEvent } from './options.js';
+export {
+  type EventLoopReading,
+  type EventLoopTrigger,
+  LOAD_SHED_DEFAULTS,
+  type LoadShedOptions,
+  type ShedEvent,
+} from './options.js';

@@ -256,3 +256,71 @@ describe('loadShed accounting (property)', () => {
     );
   });
 });
+
+describe('loadShed event-loop trigger', () => {
+  it('sheds all but critical work while the probe says the loop is overloaded, and recovers', async () => {
+    const clock = createFakeClock();
+    let reading = { delayMs: 0, utilization: 0.2 };
+    const policy = loadShed({
+      limit: limits.fixed(100),
+      eventLoop: { maxDelayMs: 50, maxUtilization: 0.9, intervalMs: 500, probe: () => reading },
+      clock,
+    });
+    const reasons: string[] = [];
+    policy.onShed((e) => reasons.push(e.reason));
+    try {
+      await clock.advance(500);
+      expect(policy.eventLoopOverloaded).toBe(false);
+      reading = { delayMs: 120, utilization: 0.5 };
+      await clock.advance(500);
+      expect(policy.eventLoopOverloaded).toBe(true);
+      await expect(policy.execute(() => 'x', { priority: 'sheddable' })).rejects.toBeInstanceOf(
+        OverloadedError,
+      );
+      await expect(policy.execute(() => 'x')).rejects.toBeInstanceOf(OverloadedError);
+      await expect(policy.execute(() => 'critical', { priority: 'critical' })).resolves.toBe('critical');
+      expect(reasons).toEqual(['event-loop', 'event-loop']);
+      reading = { delayMs: 0, utilization: 0.95 };
+      await clock.advance(500);
+      expect(policy.eventLoopOverloaded).toBe(true); // busy, though not late
+      reading = { delayMs: 0, utilization: 0.1 };
+      await clock.advance(500);
+      await expect(policy.execute(() => 'default')).resolves.toBe('default');
+    } finally {
+      policy.dispose();
+    }
+    expect(clock.pending).toBe(0);
+  });
+
+  it('samples the real event loop by default on a timer that never keeps the process alive', () => {
+    const policy = loadShed({ limit: limits.fixed(1), eventLoop: { maxDelayMs: 10_000 } });
+    try {
+      expect(policy.eventLoopOverloaded).toBe(false);
+    } finally {
+      policy.dispose();
+    }
+  });
+
+  it('ignores a probe that throws, and validates the trigger', async () => {
+    const clock = createFakeClock();
+    const policy = loadShed({
+      limit: limits.fixed(1),
+      eventLoop: {
+        maxDelayMs: 1,
+        probe: () => {
+          throw new Error('probe bug');
+        },
+      },
+      clock,
+    });
+    await clock.advance(500);
+    expect(policy.eventLoopOverloaded).toBe(false);
+    policy.dispose();
+    expect(() => loadShed({ limit: limits.fixed(1), eventLoop: {} })).toThrow(
+      /needs maxDelayMs, maxUtilization or both/,
+    );
+    expect(() => loadShed({ limit: limits.fixed(1), eventLoop: { maxUtilization: 2 } })).toThrow(
+      /loadShed.eventLoop: option "maxUtilization"/,
+    );
+  });
+});

@@ -1,13 +1,17 @@
-import { systemClock, systemRandom } from '../clock/clock.js';
+import { performance } from 'node:perf_hooks';
+import { type Clock, setTimerRef, systemClock, systemRandom } from '../clock/clock.js';
 import { isRejectedError, OverloadedError } from '../errors/errors.js';
 import {
   checkOptions,
   clockOption,
+  fraction,
+  func,
   given,
   integer,
   nameOption,
   optionError,
   plainObject,
+  positiveFinite,
   randomOption,
   unitInterval,
 } from '../errors/validate.js';
@@ -17,7 +21,13 @@ import { createPolicy } from '../pipeline/create-policy.js';
 import type { Policy } from '../pipeline/policy.js';
 import { WaitQueue } from '../pipeline/wait-queue.js';
 import type { Limit } from './limits.js';
-import { LOAD_SHED_DEFAULTS, type LoadShedOptions, type ShedEvent } from './options.js';
+import {
+  type EventLoopReading,
+  type EventLoopTrigger,
+  LOAD_SHED_DEFAULTS,
+  type LoadShedOptions,
+  type ShedEvent,
+} from './options.js';
 
 export interface LoadShedPolicy extends Policy {
   /** Calls holding a slot now. */
@@ -31,10 +41,24 @@ export interface LoadShedPolicy extends Policy {
    * work ends, or `undefined` when the call is shed. Never waits.
    */
   tryAcquire(priority?: Priority): ((outcome?: { dropped?: boolean }) => void) | undefined;
+  /** Whether the event-loop trigger says the process is overloaded now. */
+  readonly eventLoopOverloaded: boolean;
   onShed(listener: Listener<ShedEvent>): Disposable;
+  /** Stops the event-loop sampler (nothing to stop without `eventLoop`). */
+  dispose(): void;
+  [Symbol.dispose](): void;
 }
 
-const KNOWN = ['name', 'limit', 'maxQueue', 'queueTimeoutMs', 'priorities', 'clock', 'random'] as const;
+const KNOWN = [
+  'name',
+  'limit',
+  'maxQueue',
+  'queueTimeoutMs',
+  'priorities',
+  'eventLoop',
+  'clock',
+  'random',
+] as const;
 const PRIORITIES: readonly Priority[] = ['sheddable', 'default', 'critical'];
 type Runner = (ctx: ExecutionContext) => Promise<unknown>;
 
@@ -83,6 +107,7 @@ export function loadShed(options: LoadShedOptions): LoadShedPolicy {
   const clock = clockOption('loadShed', options.clock, systemClock);
   const random = randomOption('loadShed', options.random, systemRandom);
   const shedEvent = new EventSlot<ShedEvent>('load-shed', 'shed');
+  const sampler = options.eventLoop === undefined ? undefined : eventLoopSampler(options.eventLoop, clock);
 
   let inflight = 0;
   const queue = new WaitQueue<Priority>(clock);
@@ -99,7 +124,11 @@ export function loadShed(options: LoadShedOptions): LoadShedPolicy {
     return lastGoodLimit;
   }
 
-  const admits = (priority: Priority): boolean => inflight < Math.ceil(currentLimit() * shares[priority]);
+  const admits = (priority: Priority): boolean =>
+    inflight < Math.ceil(currentLimit() * shares[priority]) &&
+    (sampler === undefined || !sampler.overloaded || priority === 'critical');
+  const reasonFor = (priority: Priority): ShedEvent['reason'] =>
+    sampler?.overloaded === true && priority !== 'critical' ? 'event-loop' : 'limit';
 
   function learn(rttMs: number, startedWith: number, dropped: boolean): void {
     try {
@@ -172,7 +201,7 @@ export function loadShed(options: LoadShedOptions): LoadShedPolicy {
       return runHolding(ctx, next);
     }
     if (queue.size < maxQueue) return wait(ctx, priority).then(() => runHolding(ctx, next));
-    return Promise.reject(shed(ctx, priority, 'limit'));
+    return Promise.reject(shed(ctx, priority, reasonFor(priority)));
   }
 
   const api = {
@@ -195,7 +224,7 @@ export function loadShed(options: LoadShedOptions): LoadShedPolicy {
         );
       }
       if (!admits(priority)) {
-        shed(undefined, priority, 'limit');
+        shed(undefined, priority, reasonFor(priority));
         return undefined;
       }
       inflight++;
@@ -209,11 +238,81 @@ export function loadShed(options: LoadShedOptions): LoadShedPolicy {
         learn(clock.now() - start, startedWith, outcome?.dropped === true);
       };
     },
+    get eventLoopOverloaded() {
+      return sampler?.overloaded === true;
+    },
     onShed: (listener: Listener<ShedEvent>) => shedEvent.on(listener),
+    dispose: () => sampler?.stop(),
+    [Symbol.dispose]: () => sampler?.stop(),
   };
 
   return createPolicy(
     { name, kind: 'load-shed', run: run as never },
     { trusted: true, now: () => clock.now(), api },
   );
+}
+
+/**
+ * The process's own event loop: how late a timer of `intervalMs` fired (toobusy's lag, measured with
+ * `performance.now()`), and the utilisation over the interval.
+ */
+function processProbe(): (intervalMs: number) => EventLoopReading {
+  let lastAt = performance.now();
+  let lastElu = performance.eventLoopUtilization();
+  return (intervalMs) => {
+    const now = performance.now();
+    const delayMs = Math.max(0, now - lastAt - intervalMs);
+    lastAt = now;
+    const utilization = performance.eventLoopUtilization(lastElu).utilization;
+    lastElu = performance.eventLoopUtilization();
+    return { delayMs, utilization };
+  };
+}
+
+/** Reads the event loop every `intervalMs` on a background timer that never keeps the process alive. */
+function eventLoopSampler(trigger: EventLoopTrigger, clock: Clock) {
+  const t = plainObject('loadShed', 'eventLoop', trigger) as EventLoopTrigger;
+  checkOptions('loadShed.eventLoop', t, ['maxDelayMs', 'maxUtilization', 'intervalMs', 'probe']);
+  const maxDelayMs =
+    t.maxDelayMs === undefined ? undefined : positiveFinite('loadShed.eventLoop', 'maxDelayMs', t.maxDelayMs);
+  const maxUtilization =
+    t.maxUtilization === undefined
+      ? undefined
+      : fraction('loadShed.eventLoop', 'maxUtilization', t.maxUtilization);
+  if (maxDelayMs === undefined && maxUtilization === undefined) {
+    throw new TypeError('loadShed: option "eventLoop" needs maxDelayMs, maxUtilization or both');
+  }
+  const intervalMs = positiveFinite('loadShed.eventLoop', 'intervalMs', given(t.intervalMs, 500));
+  const probe =
+    t.probe === undefined
+      ? processProbe()
+      : func<(intervalMs: number) => EventLoopReading>('loadShed.eventLoop', 'probe', t.probe);
+  let handle: unknown;
+  let stopped = false;
+  const state = {
+    overloaded: false,
+    stop(): void {
+      if (stopped) return;
+      stopped = true;
+      clock.clearTimeout(handle);
+    },
+  };
+  const sample = (): void => {
+    if (stopped) return;
+    try {
+      const { delayMs, utilization } = probe(intervalMs);
+      state.overloaded =
+        (maxDelayMs !== undefined && delayMs > maxDelayMs) ||
+        (maxUtilization !== undefined && utilization > maxUtilization);
+    } catch {
+      state.overloaded = false; // a probe that fails says nothing: admit as the limit says
+    }
+    schedule();
+  };
+  const schedule = (): void => {
+    handle = clock.setTimeout(sample, intervalMs);
+    setTimerRef(handle, false);
+  };
+  schedule();
+  return state;
 }
