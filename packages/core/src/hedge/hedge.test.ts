@@ -240,6 +240,10 @@ describe('hedge options', () => {
     expect(() => hedge({ delay: { percentile: 0.9 } as never })).toThrow(/"initialMs"/);
     expect(() => hedge({ delayMs: 5, maxHedges: 0 })).toThrow(/"maxHedges"/);
     expect(() => hedge({ delayMs: 5, mode: 'race' as never })).toThrow(/"mode"/);
+    // A budget-like object without recordRequest would fail on every call: refused up front.
+    expect(() => hedge({ delayMs: 5, budget: { tryAcquire: () => true } as never })).toThrow(
+      /hedge: option "budget" must be a retryBudget/,
+    );
   });
 
   it('is refused by compose when its hedges could only start past an outer timeout', () => {

@@ -20,7 +20,7 @@ import type { ExecutionContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
 import { errorCounts, type Outcome, type OutcomePredicate, valueCounts } from '../pipeline/outcome.js';
 import type { Policy } from '../pipeline/policy.js';
-import type { RetryBudget } from '../retry/budget.js';
+import { budgetOption, type RetryBudget } from '../retry/budget.js';
 import { LatencyEstimate } from './latency-estimate.js';
 import { HEDGE_DEFAULTS, type HedgeEvent, type HedgeMode, type HedgeOptions } from './options.js';
 
@@ -54,13 +54,7 @@ export function hedge(options: HedgeOptions): HedgePolicy {
     'parallel',
     'fallback',
   ]);
-  const budget = options.budget as RetryBudget | undefined;
-  if (
-    budget !== undefined &&
-    (typeof budget !== 'object' || budget === null || typeof budget.tryAcquire !== 'function')
-  ) {
-    throw optionError('hedge', 'budget', 'a retryBudget (recordRequest and tryAcquire)', budget);
-  }
+  const budget = budgetOption('hedge', options.budget);
   const shouldHedge =
     options.shouldHedge === undefined
       ? undefined

@@ -6,6 +6,7 @@ import {
   finiteNumber,
   given,
   integer,
+  optionError,
   positiveFinite,
 } from '../errors/validate.js';
 
@@ -88,4 +89,19 @@ export function retryBudget(options: RetryBudgetOptions = {}): RetryBudget {
       return Math.max(0, Math.floor(allowance()));
     },
   };
+}
+
+/** The `budget` option of retry and hedge: absent, or something with both methods they call. */
+export function budgetOption(policy: string, value: unknown): RetryBudget | undefined {
+  if (value === undefined) return undefined;
+  const budget = value as Partial<RetryBudget> | null;
+  if (
+    typeof budget !== 'object' ||
+    budget === null ||
+    typeof budget.recordRequest !== 'function' ||
+    typeof budget.tryAcquire !== 'function'
+  ) {
+    throw optionError(policy, 'budget', 'a retryBudget (recordRequest and tryAcquire)', value);
+  }
+  return budget as RetryBudget;
 }

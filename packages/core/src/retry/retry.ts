@@ -28,6 +28,7 @@ import {
 } from '../pipeline/outcome.js';
 import type { Policy } from '../pipeline/policy.js';
 import type { Backoff } from './backoff.js';
+import { budgetOption } from './budget.js';
 import {
   type GiveUpEvent,
   type GiveUpReason,
@@ -74,16 +75,7 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
     'maxRetryAfterMs',
     given(options.maxRetryAfterMs, d.maxRetryAfterMs),
   );
-  const budget = options.budget;
-  if (
-    budget !== undefined &&
-    (typeof budget !== 'object' ||
-      budget === null ||
-      typeof budget.recordRequest !== 'function' ||
-      typeof budget.tryAcquire !== 'function')
-  ) {
-    throw optionError('retry', 'budget', 'a retryBudget (recordRequest and tryAcquire)', budget);
-  }
+  const budget = budgetOption('retry', options.budget);
   const clock = clockOption('retry', options.clock, systemClock);
   const random = randomOption('retry', options.random, systemRandom);
 
