@@ -9,6 +9,7 @@ import {
   given,
   integer,
   nameOption,
+  oneOf,
   optionError,
   plainObject,
   positiveFinite,
@@ -16,7 +17,7 @@ import {
   unitInterval,
 } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
-import type { ExecutionContext, Priority } from '../pipeline/context.js';
+import { type ExecutionContext, PRIORITIES, type Priority } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
 import type { Policy } from '../pipeline/policy.js';
 import { WaitQueue } from '../pipeline/wait-queue.js';
@@ -59,7 +60,6 @@ const KNOWN = [
   'clock',
   'random',
 ] as const;
-const PRIORITIES: readonly Priority[] = ['sheddable', 'default', 'critical'];
 type Runner = (ctx: ExecutionContext) => Promise<unknown>;
 
 function checkLimit(value: unknown): Limit {
@@ -215,14 +215,7 @@ export function loadShed(options: LoadShedOptions): LoadShedPolicy {
       return queue.size;
     },
     tryAcquire(priority: Priority = 'default') {
-      if (!PRIORITIES.includes(priority)) {
-        throw optionError(
-          'loadShed.tryAcquire',
-          'priority',
-          "one of 'critical', 'default', 'sheddable'",
-          priority,
-        );
-      }
+      oneOf('loadShed.tryAcquire', 'priority', priority, PRIORITIES);
       if (!admits(priority)) {
         shed(undefined, priority, reasonFor(priority));
         return undefined;

@@ -266,7 +266,8 @@ export class ExecutionContext implements PolicyContext {
   }
 }
 
-const PRIORITIES: readonly string[] = ['critical', 'default', 'sheddable'];
+/** Every priority, most important first. */
+export const PRIORITIES: readonly Priority[] = ['critical', 'default', 'sheddable'];
 
 function isSignal(value: unknown): value is AbortSignal {
   return (
@@ -299,7 +300,7 @@ export function checkExecuteOptions(policy: string, options: unknown): TypeError
       return optionError(where, 'deadline', 'a number (epoch ms)', deadline, 'range');
   }
   if (o.priority !== undefined && !PRIORITIES.includes(o.priority)) {
-    return optionError(where, 'priority', "one of 'critical', 'default', 'sheddable'", o.priority);
+    return optionError(where, 'priority', `one of ${PRIORITIES.map((p) => `'${p}'`).join(', ')}`, o.priority);
   }
   if (o.key !== undefined && typeof o.key !== 'string') return optionError(where, 'key', 'a string', o.key);
   if (o.idempotencyKey !== undefined && typeof o.idempotencyKey !== 'string')
