@@ -101,6 +101,7 @@ describe('chaos switches', () => {
     expect(() => chaos.latency({ rate: 1, delayMs: -1 })).toThrow(/chaos.latency: option "delayMs"/);
     expect(() => chaos.outcome({ rate: 1 } as never)).toThrow(/chaos.outcome: option "value"/);
     expect(() => chaos.fault({ rate: 1, enabled: 'yes' as never })).toThrow(/option "enabled"/);
+    expect(() => chaos.fault({ rate: 1, enabled: null as never })).toThrow(/option "enabled"/);
     expect(() => chaos.fault({ rate: 1, rat: 1 } as never)).toThrow(/unknown option "rat"/);
   });
 });

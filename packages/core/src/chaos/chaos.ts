@@ -4,6 +4,7 @@ import { ChaosError } from '../errors/errors.js';
 import {
   checkOptions,
   clockOption,
+  given,
   nameOption,
   optionError,
   plainObject,
@@ -44,7 +45,7 @@ function chaosPolicy<Adds>(
   checkOptions(policy, options, [...COMMON, ...extra]);
   const name = nameOption(policy, options.name, CHAOS_DEFAULTS.name);
   const rate = unitInterval(policy, 'rate', options.rate);
-  const enabled = options.enabled ?? CHAOS_DEFAULTS.enabled;
+  const enabled = given(options.enabled, CHAOS_DEFAULTS.enabled);
   if (typeof enabled !== 'boolean' && typeof enabled !== 'function') {
     throw optionError(policy, 'enabled', 'a boolean or a function () => boolean', enabled);
   }
