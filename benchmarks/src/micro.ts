@@ -187,23 +187,22 @@ function cases(): Case[] {
     ['reads', readsSignal, readsCockatielSignal],
   ] as const) {
     const phase = `${signal} signal` as const;
-    for (const [key, [label, policy]] of Object.entries(bw())) {
-      list.push({
-        group: 'breakwater',
-        label: `${label}, fn ${phase}`,
-        phase,
-        run: () => policy.execute(bwFn),
-        key: `${key}, fn ${phase}`,
-      });
-    }
-    for (const [key, [label, policy]] of Object.entries(ck())) {
-      list.push({
-        group: 'cockatiel 3',
-        label: `${label}, fn ${phase}`,
-        phase,
-        run: () => policy.execute(ckFn),
-        key: `${key}, fn ${phase}`,
-      });
+    const libraries = [
+      ['breakwater', bw(), bwFn],
+      ['cockatiel 3', ck(), ckFn],
+    ] as Array<
+      [string, Record<string, [string, { execute(fn: typeof bwFn): Promise<unknown> }]>, typeof bwFn]
+    >;
+    for (const [group, entries, fn] of libraries) {
+      for (const [key, [label, policy]] of Object.entries(entries)) {
+        list.push({
+          group,
+          label: `${label}, fn ${phase}`,
+          phase,
+          run: () => policy.execute(fn),
+          key: `${key}, fn ${phase}`,
+        });
+      }
     }
   }
   for (const [group, key, label, run, calls] of others()) {
