@@ -6,7 +6,7 @@ import { GAUGES, registerGauges } from '../events/gauges.js';
 import type { ExecutionContext } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
 import type { Policy } from '../pipeline/policy.js';
-import { WaitQueue } from '../pipeline/wait-queue.js';
+import { releasing, WaitQueue } from '../pipeline/wait-queue.js';
 import { BULKHEAD_DEFAULTS, type BulkheadOptions, type BulkheadRejectEvent } from './options.js';
 
 export interface BulkheadPolicy extends Policy {
@@ -78,14 +78,7 @@ export function bulkhead(options: BulkheadOptions = {}): BulkheadPolicy {
     return queue.wait(ctx, undefined, queueTimeoutMs, () => rejection(ctx, 'queue-timeout'));
   }
 
-  const releaseValue = (value: unknown): unknown => {
-    release();
-    return value;
-  };
-  const releaseError = (error: unknown): never => {
-    release();
-    throw error;
-  };
+  const [releaseValue, releaseError] = releasing(release);
 
   function run(ctx: ExecutionContext, next: Runner): Promise<unknown> {
     if (executing < maxConcurrent) {

@@ -17,6 +17,8 @@ export interface Limit {
   /** The number of calls allowed in flight now. */
   readonly current: number;
   update(sample: LimitSample): void;
+  /** `false` for a limit that learns nothing (`limits.fixed`): calls are then not timed for it. */
+  readonly learns?: boolean;
 }
 
 export interface AdaptiveLimitOptions {
@@ -44,7 +46,7 @@ const clamp = (n: number, min: number, max: number): number => Math.min(max, Mat
 /** A limit that never moves. */
 export function fixed(n: number): Limit {
   const current = integer('limits.fixed', 'n', n, 1);
-  return Object.freeze({ kind: 'fixed', current, update() {} });
+  return Object.freeze({ kind: 'fixed', current, learns: false, update() {} });
 }
 
 export interface AimdLimitOptions extends AdaptiveLimitOptions {

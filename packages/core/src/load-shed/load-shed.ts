@@ -20,7 +20,7 @@ import { type Disposable, EventSlot, type Listener } from '../events/events.js';
 import { type ExecutionContext, PRIORITIES, type Priority } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
 import type { Policy } from '../pipeline/policy.js';
-import { WaitQueue } from '../pipeline/wait-queue.js';
+import { releasing, WaitQueue } from '../pipeline/wait-queue.js';
 import type { Limit } from './limits.js';
 import {
   type EventLoopReading,
@@ -177,7 +177,11 @@ export function loadShed(options: LoadShedOptions): LoadShedPolicy {
     return queue.wait(ctx, priority, queueTimeoutMs, () => shed(ctx, priority, 'queue-timeout'));
   }
 
+  const [releaseValue, releaseError] = releasing(release);
+
   function runHolding(ctx: ExecutionContext, next: Runner): Promise<unknown> {
+    // A limit that learns nothing needs no timing: no clock reads, no per-call closures.
+    if (limit.learns === false) return next(ctx).then(releaseValue, releaseError);
     const startedWith = inflight;
     const start = clock.now();
     return next(ctx).then(

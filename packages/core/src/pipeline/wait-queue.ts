@@ -87,3 +87,20 @@ export class WaitQueue<T> {
     return false;
   }
 }
+
+/**
+ * The two handlers that give a slot back when a call settles, passing its outcome on: made once per
+ * policy, so a call holding a slot allocates no closure for it.
+ */
+export function releasing(release: () => void): [(value: unknown) => unknown, (error: unknown) => never] {
+  return [
+    (value) => {
+      release();
+      return value;
+    },
+    (error) => {
+      release();
+      throw error;
+    },
+  ];
+}
