@@ -28,7 +28,41 @@ export interface AdaptiveLimitOptions {
   max?: number;
   /** @default 20 */
   initial?: number;
+  /**
+   * Calls averaged into one sample before the limit moves (Netflix concurrency-limits'
+   * `WindowedLimit`): their mean latency, the most in flight, and whether any was dropped. Per-call
+   * latencies vary with the work as much as with queueing; a window's mean varies with queueing.
+   * @default 10 for aimd and vegas, 1 for gradient (which smooths on its own)
+   */
+  windowSize?: number;
 }
+
+/** Feeds `apply` one sample per `size` calls: their mean latency, the most in flight, any drop. */
+function windowed(size: number, apply: (sample: LimitSample) => void): (sample: LimitSample) => void {
+  if (size === 1) return apply;
+  let count = 0;
+  let rttSum = 0;
+  let inflight = 0;
+  let dropped = false;
+  return (sample) => {
+    if (!(sample.rttMs >= 0) || !Number.isFinite(sample.rttMs)) return;
+    count++;
+    rttSum += sample.rttMs;
+    inflight = Math.max(inflight, sample.inflight);
+    dropped ||= sample.dropped;
+    if (count < size) return;
+    const rttMs = rttSum / count;
+    const window = { rttMs, inflight, dropped, now: sample.now };
+    count = 0;
+    rttSum = 0;
+    inflight = 0;
+    dropped = false;
+    apply(window);
+  };
+}
+
+const windowSizeOf = (policy: string, options: AdaptiveLimitOptions, fallback: number): number =>
+  integer(policy, 'windowSize', given(options.windowSize, fallback), 1);
 
 function bounds(policy: string, options: AdaptiveLimitOptions) {
   const min = integer(policy, 'min', given(options.min, 1), 1);
@@ -61,7 +95,15 @@ export interface AimdLimitOptions extends AdaptiveLimitOptions {
  * while the limit is in use, × `backoffRatio` on a drop or a call over `latencyThresholdMs`.
  */
 export function aimd(options: AimdLimitOptions = {}): Limit {
-  checkOptions('limits.aimd', options, ['min', 'max', 'initial', 'backoffRatio', 'latencyThresholdMs']);
+  checkOptions('limits.aimd', options, [
+    'min',
+    'max',
+    'initial',
+    'windowSize',
+    'backoffRatio',
+    'latencyThresholdMs',
+  ]);
+  const windowSize = windowSizeOf('limits.aimd', options, 10);
   const { min, max, initial } = bounds('limits.aimd', options);
   const backoffRatio = fraction('limits.aimd', 'backoffRatio', given(options.backoffRatio, 0.9));
   if (backoffRatio === 1)
@@ -76,10 +118,10 @@ export function aimd(options: AimdLimitOptions = {}): Limit {
     get current() {
       return current;
     },
-    update({ rttMs, inflight, dropped }) {
+    update: windowed(windowSize, ({ rttMs, inflight, dropped }) => {
       if (dropped || rttMs > threshold) current = clamp(Math.floor(current * backoffRatio), min, max);
       else if (inflight * 2 >= current) current = clamp(current + 1, min, max);
-    },
+    }),
   };
 }
 
@@ -96,7 +138,15 @@ export interface GradientLimitOptions extends AdaptiveLimitOptions {
  * allowance, smoothed. Calls well under the limit (the app is not limited by it) change nothing.
  */
 export function gradient(options: GradientLimitOptions = {}): Limit {
-  checkOptions('limits.gradient', options, ['min', 'max', 'initial', 'smoothing', 'longWindow']);
+  checkOptions('limits.gradient', options, [
+    'min',
+    'max',
+    'initial',
+    'windowSize',
+    'smoothing',
+    'longWindow',
+  ]);
+  const windowSize = windowSizeOf('limits.gradient', options, 1);
   const { min, max, initial } = bounds('limits.gradient', options);
   const smoothing = fraction('limits.gradient', 'smoothing', given(options.smoothing, 0.2));
   const longWindow = integer('limits.gradient', 'longWindow', given(options.longWindow, 600), 1);
@@ -109,7 +159,7 @@ export function gradient(options: GradientLimitOptions = {}): Limit {
     get current() {
       return Math.floor(estimate);
     },
-    update({ rttMs, inflight }) {
+    update: windowed(windowSize, ({ rttMs, inflight }) => {
       if (!(rttMs > 0)) return;
       // An exponential average that starts as a plain mean over the first samples.
       samples++;
@@ -122,7 +172,7 @@ export function gradient(options: GradientLimitOptions = {}): Limit {
       const queue = Math.sqrt(estimate);
       const next = estimate * grad + queue;
       estimate = clamp(estimate * (1 - smoothing) + next * smoothing, min, max);
-    },
+    }),
   };
 }
 
@@ -139,7 +189,8 @@ export interface VegasLimitOptions extends AdaptiveLimitOptions {
  * `beta`, and drops by log10(limit) on a drop.
  */
 export function vegas(options: VegasLimitOptions = {}): Limit {
-  checkOptions('limits.vegas', options, ['min', 'max', 'initial', 'alpha', 'beta']);
+  checkOptions('limits.vegas', options, ['min', 'max', 'initial', 'windowSize', 'alpha', 'beta']);
+  const windowSize = windowSizeOf('limits.vegas', options, 10);
   const { min, max, initial } = bounds('limits.vegas', options);
   const alpha = finiteNumber('limits.vegas', 'alpha', given(options.alpha, 3));
   const beta = finiteNumber('limits.vegas', 'beta', given(options.beta, 6));
@@ -151,7 +202,7 @@ export function vegas(options: VegasLimitOptions = {}): Limit {
     get current() {
       return current;
     },
-    update({ rttMs, inflight, dropped }) {
+    update: windowed(windowSize, ({ rttMs, inflight, dropped }) => {
       if (!(rttMs > 0)) return;
       minRtt = Math.min(minRtt, rttMs);
       const step = Math.max(1, Math.log10(current));
@@ -163,6 +214,6 @@ export function vegas(options: VegasLimitOptions = {}): Limit {
       const queue = Math.ceil(current * (1 - minRtt / rttMs));
       if (queue < alpha) current = clamp(Math.floor(current + step), min, max);
       else if (queue > beta) current = clamp(Math.floor(current - step), min, max);
-    },
+    }),
   };
 }

@@ -114,7 +114,7 @@ describe('loadShed with a fixed limit', () => {
 
 describe('adaptive limits', () => {
   it('aimd grows by one while in use and backs off on a drop or a slow call', () => {
-    const limit = limits.aimd({ initial: 10, backoffRatio: 0.5, latencyThresholdMs: 100 });
+    const limit = limits.aimd({ initial: 10, backoffRatio: 0.5, latencyThresholdMs: 100, windowSize: 1 });
     limit.update({ rttMs: 10, inflight: 5, dropped: false, now: 0 });
     expect(limit.current).toBe(11);
     limit.update({ rttMs: 10, inflight: 1, dropped: false, now: 0 }); // not limited: no change
@@ -138,7 +138,7 @@ describe('adaptive limits', () => {
   });
 
   it('vegas grows while its estimated queue is short and shrinks when it is long', () => {
-    const limit = limits.vegas({ initial: 20, alpha: 3, beta: 6 });
+    const limit = limits.vegas({ initial: 20, alpha: 3, beta: 6, windowSize: 1 });
     limit.update({ rttMs: 10, inflight: 20, dropped: false, now: 0 }); // minRtt 10, queue 0
     expect(limit.current).toBeGreaterThan(20);
     const grown = limit.current;
@@ -147,13 +147,60 @@ describe('adaptive limits', () => {
   });
 
   it('feeds the limit from each call: a drop shrinks an aimd limit', async () => {
-    const limit = limits.aimd({ initial: 4, backoffRatio: 0.5 });
+    const limit = limits.aimd({ initial: 4, backoffRatio: 0.5, windowSize: 1 });
     const policy = loadShed({ limit });
     await policy.execute(() => Promise.reject(new TimeoutError(1))).catch(() => {});
     expect(policy.limit).toBe(2);
   });
 
+  it('moves once per window of calls, on their mean latency, most in flight and any drop', () => {
+    const limit = limits.aimd({ initial: 10, backoffRatio: 0.5, latencyThresholdMs: 100, windowSize: 4 });
+    const sample = (rttMs: number, inflight: number, dropped = false) =>
+      limit.update({ rttMs, inflight, dropped, now: 0 });
+    // One slow call among fast ones: the mean (70 ms) is under the threshold, and 6 in flight grows it.
+    sample(10, 1);
+    sample(10, 6);
+    sample(250, 1);
+    expect(limit.current).toBe(10);
+    sample(10, 1);
+    expect(limit.current).toBe(11);
+    // A drop anywhere in the window counts once, when the window closes.
+    sample(10, 1, true);
+    sample(10, 1);
+    sample(10, 1);
+    expect(limit.current).toBe(11);
+    sample(10, 1);
+    expect(limit.current).toBe(5);
+    // A nonsense latency is left out rather than averaged in.
+    sample(Number.NaN, 9);
+    sample(-5, 9);
+    expect(limit.current).toBe(5);
+  });
+
+  it('vegas on per-call latencies that vary with the work collapses where a window of them holds up', () => {
+    // Service times spread 2–20 ms with no queueing at all: per call, the minimum latency is far under
+    // the typical one and Vegas reads a queue that is not there; the window's mean does not.
+    const random = (() => {
+      let a = 7;
+      return () => {
+        a = (a * 16_807) % 2_147_483_647;
+        return (a - 1) / 2_147_483_646;
+      };
+    })();
+    const perCall = limits.vegas({ initial: 20, windowSize: 1 });
+    const windowed = limits.vegas({ initial: 20 });
+    for (let i = 0; i < 2_000; i++) {
+      const rttMs = 2 + 18 * random();
+      perCall.update({ rttMs, inflight: perCall.current, dropped: false, now: i });
+      windowed.update({ rttMs, inflight: windowed.current, dropped: false, now: i });
+    }
+    expect(perCall.current).toBeLessThan(10);
+    expect(windowed.current).toBeGreaterThanOrEqual(10);
+    expect(windowed.current).toBeGreaterThan(perCall.current);
+  });
+
   it('validates limits, naming the option', () => {
+    expect(() => limits.vegas({ windowSize: 0 })).toThrow(/limits.vegas: option "windowSize"/);
     expect(() => limits.fixed(0)).toThrow(/limits.fixed: option "n"/);
     expect(() => limits.aimd({ min: 10, max: 5 })).toThrow(/limits.aimd: option "min" must be <= max \(5\)/);
     expect(() => limits.aimd({ backoffRatio: 1.5 })).toThrow(/"backoffRatio"/);
