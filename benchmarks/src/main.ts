@@ -1,0 +1,9 @@
+// `npm run bench [-- micro|scenarios] [--smoke]`: micro (the default) or the scenarios.
+const which = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'micro';
+const known: Record<string, string> = { micro: './micro.js', scenarios: './scenarios.js' };
+const file = known[which];
+if (file === undefined) {
+  console.error(`unknown benchmark "${which}": one of ${Object.keys(known).join(', ')}`);
+  process.exit(2);
+}
+await import(file);
