@@ -1,4 +1,5 @@
 export * from './bulkhead/index.js';
+export * from './cache/index.js';
 export * from './chaos/index.js';
 export * from './circuit-breaker/index.js';
 export { type Clock, type Random, systemClock } from './clock/index.js';

@@ -101,6 +101,21 @@ export function func<T>(policy: string, option: string, value: unknown): T {
   return value as T;
 }
 
+/** An object with the given methods (a store, a lock provider, a limiter). */
+export function withMethods<T>(
+  policy: string,
+  option: string,
+  value: unknown,
+  methods: readonly string[],
+  expected: string,
+): T {
+  const o = value as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null || !methods.every((m) => typeof o[m] === 'function')) {
+    throw optionError(policy, option, expected, value);
+  }
+  return value as T;
+}
+
 export function plainObject(policy: string, option: string, value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw optionError(policy, option, 'an object', value);

@@ -22,6 +22,19 @@ export interface PolicyContext {
   readonly idempotent: boolean;
   /** Name of the pipeline the call runs through, if it runs through `compose`. */
   readonly pipeline: string | undefined;
+  /**
+   * Inside a `cache` load, what the loader may change of the entry it makes: assign `ttlMs` or
+   * `tags` before returning. `undefined` outside a load.
+   */
+  readonly cache: CacheControl | undefined;
+}
+
+/** What a loader may set of the cache entry it is making. */
+export interface CacheControl {
+  /** This entry's TTL, in place of the policy's `ttlMs`. */
+  ttlMs?: number | undefined;
+  /** This entry's tags, in place of the policy's `tags`. */
+  tags?: string[] | undefined;
 }
 
 /** Per-call options of `Policy.execute`. */
@@ -103,6 +116,7 @@ export class ExecutionContext implements PolicyContext {
   declare fingerprint: string | undefined;
   declare idempotent: boolean;
   declare pipeline: string | undefined;
+  declare cache: CacheControl | undefined;
   /** The user's function, called at the end of the pipeline. */
   declare fn: (ctx: PolicyContext) => unknown;
   declare readonly parent: ExecutionContext | undefined;
@@ -143,6 +157,7 @@ export class ExecutionContext implements PolicyContext {
       this.idempotent = options.idempotent !== false;
     }
     this.pipeline = pipeline;
+    this.cache = parent === undefined ? undefined : parent.cache;
     this.fn = fn;
     this.parent = parent;
     this.callerSignal = parent === undefined ? options?.signal : parent.callerSignal;
