@@ -11,6 +11,7 @@ const expected: Record<string, RegExp> = {
   'policies/bulkhead.ts': /slept 10\nslept 20\nslept 30\nrejected: full/,
   'policies/fallback.ts': /^\[\]$/,
   'policies/custom-policy.ts': /key seen inside: acme:user-42/,
+  'policies/idempotency.ts': /^5 answers, 1 charge: ch_1\nmismatch$/,
   'policies/cache.ts': /^100 readers, 1 load, load #1\nafter invalidateTag: load #2$/,
   'otel/main.ts':
     /breakwater\.events .*"breakwater\.event":"retry".* 2\n[\s\S]*breakwater\.circuit\.state .* 0/,

@@ -17,6 +17,7 @@ export {
 } from './events/index.js';
 export * from './fallback/index.js';
 export * from './hedge/index.js';
+export * from './idempotency/index.js';
 export { limits } from './limits/index.js';
 export * from './load-shed/index.js';
 export * from './noop/index.js';

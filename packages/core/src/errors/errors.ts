@@ -11,6 +11,7 @@ export type BreakwaterErrorCode =
   | 'BW_THROTTLED'
   | 'BW_IDEMPOTENCY_CONFLICT'
   | 'BW_IDEMPOTENCY_MISMATCH'
+  | 'BW_STORE_UNAVAILABLE'
   | 'BW_HTTP_STATUS'
   | 'BW_CHAOS'
   | 'BW_HEDGE_LOST'
@@ -118,6 +119,34 @@ export class BulkheadFullError extends RejectedError {
 export class OverloadedError extends RejectedError {
   constructor(code: 'BW_OVERLOADED' | 'BW_THROTTLED', message: string, options: BreakwaterErrorOptions = {}) {
     super(code, message, options);
+  }
+}
+
+/** A call with the same idempotency key is still running; `retryAfterMs` says when to ask again. */
+export class IdempotencyConflictError extends RejectedError {
+  readonly idempotencyKey: string;
+  constructor(idempotencyKey: string, options: BreakwaterErrorOptions = {}) {
+    super('BW_IDEMPOTENCY_CONFLICT', 'A request with this idempotency key is still being processed', options);
+    this.idempotencyKey = idempotencyKey;
+  }
+}
+
+/** The idempotency key was used before with another fingerprint (another payload). Never retryable. */
+export class IdempotencyMismatchError extends RejectedError {
+  readonly idempotencyKey: string;
+  constructor(idempotencyKey: string, options: BreakwaterErrorOptions = {}) {
+    super('BW_IDEMPOTENCY_MISMATCH', 'This idempotency key was already used with a different request', {
+      ...options,
+      retryable: false,
+    });
+    this.idempotencyKey = idempotencyKey;
+  }
+}
+
+/** A store a policy needs to keep its promise could not be reached; the call was not run. */
+export class StoreUnavailableError extends RejectedError {
+  constructor(message: string, options: BreakwaterErrorOptions = {}) {
+    super('BW_STORE_UNAVAILABLE', message, options);
   }
 }
 

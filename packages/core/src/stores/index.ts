@@ -14,6 +14,14 @@ export {
   memoryCacheStore,
 } from './cache-store.js';
 export {
+  type BeginOptions,
+  type BeginResult,
+  type IdempotencyStore,
+  type IdempotentResult,
+  type MemoryIdempotencyStoreOptions,
+  memoryIdempotencyStore,
+} from './idempotency-store.js';
+export {
   type Lock,
   type LockAcquireOptions,
   type LockProvider,
