@@ -12,6 +12,8 @@ const expected: Record<string, RegExp> = {
   'policies/fallback.ts': /^\[\]$/,
   'policies/custom-policy.ts': /key seen inside: acme:user-42/,
   'policies/idempotency.ts': /^5 answers, 1 charge: ch_1\nmismatch$/,
+  'redis/shared-cache.ts':
+    /^3 reads, 1 load: \{"sku":"A1","cents":1999\}\ncharged \{"charge":1\}, replayed \{"charge":1\}$/,
   'policies/cache.ts': /^100 readers, 1 load, load #1\nafter invalidateTag: load #2$/,
   'otel/main.ts':
     /breakwater\.events .*"breakwater\.event":"retry".* 2\n[\s\S]*breakwater\.circuit\.state .* 0/,

@@ -1,0 +1,13 @@
+export {
+  jsonSerializer,
+  type RedisCacheStoreOptions,
+  redisCacheStore,
+  type Serializer,
+} from './cache-store.js';
+export {
+  type RedisIdempotencyStore,
+  type RedisIdempotencyStoreOptions,
+  redisIdempotencyStore,
+} from './idempotency-store.js';
+export { type RedisLockProvider, type RedisLocksOptions, redisLocks } from './locks.js';
+export type { RedisStoreOptions } from './redis-shared.js';

@@ -1,0 +1,194 @@
+// What every store here shares: the key layout under a prefix, Lua scripts registered once per
+// client, an operation timeout (a Redis that is down must fail a call fast, not queue it), and one
+// pub/sub subscription per channel that wakes waiters by topic.
+
+import type { Redis } from 'ioredis';
+
+export interface RedisStoreOptions {
+  /** An ioredis client the application made (and closes). */
+  client: Redis;
+  /** Every key this store writes starts with it. @default 'bw' */
+  prefix?: string;
+  /** A Redis operation that takes longer fails (the policy then does without the store). @default 1_000 */
+  operationTimeoutMs?: number;
+}
+
+export interface ResolvedStoreOptions {
+  client: Redis;
+  prefix: string;
+  operationTimeoutMs: number;
+}
+
+export function storeOptions(
+  where: string,
+  options: RedisStoreOptions,
+  known: readonly string[],
+): ResolvedStoreOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`${where}: options must be an object`);
+  for (const k of Object.keys(options)) {
+    if (!known.includes(k)) throw new TypeError(`${where}: unknown option "${k}"`);
+  }
+  const client = options.client as Partial<Redis> | undefined;
+  if (typeof client?.defineCommand !== 'function' || typeof client.duplicate !== 'function') {
+    throw new TypeError(`${where}: option "client" must be an ioredis client (new Redis(url))`);
+  }
+  const prefix = options.prefix ?? 'bw';
+  if (typeof prefix !== 'string' || prefix === '')
+    throw new TypeError(`${where}: option "prefix" must be a non-empty string`);
+  const operationTimeoutMs = options.operationTimeoutMs ?? 1_000;
+  if (typeof operationTimeoutMs !== 'number' || !(operationTimeoutMs > 0)) {
+    throw new RangeError(`${where}: option "operationTimeoutMs" must be a positive number of ms`);
+  }
+  return { client: options.client, prefix, operationTimeoutMs };
+}
+
+/**
+ * A key under the prefix: `prefix:kind:userKey`. The user's part comes last and Redis keys are
+ * binary-safe, so no byte in it (the separator, `*`, a newline) can reach another kind or prefix.
+ */
+export const keyOf = (prefix: string, kind: string, key: string): string => `${prefix}:${kind}:${key}`;
+
+const RECENT_MS = 2_000;
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * Registers `lua` on the client once (ioredis runs it by EVALSHA, loading it on NOSCRIPT). A
+ * `numberOfKeys` of `undefined` means the first argument says how many keys follow.
+ */
+export function script(client: Redis, name: string, numberOfKeys: number | undefined, lua: string): ScriptFn {
+  const commands = client as unknown as Record<string, ScriptFn | undefined>;
+  if (typeof commands[name] !== 'function') {
+    client.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
+  }
+  return (...args) => (commands[name] as ScriptFn).apply(client, args);
+}
+
+/** Rejects when `promise` takes longer than `ms`: a Redis that is down fails the operation, not the caller's wait. */
+export function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Redis ${what} took longer than ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Waiters woken by messages on one channel, each message a topic (a key). One subscriber connection
+ * (the one given, or a duplicate of the client made on first use) however many waiters there are.
+ */
+export class Waker {
+  private subscriber: Redis | undefined;
+  private subscribed: Promise<unknown> | undefined;
+  private readonly waiting = new Map<string, Set<() => void>>();
+  /**
+   * Topics that had a message nobody was waiting for, with when. A waiter that asked just before the
+   * message (its reply and the message travel on two connections) finds it here instead of missing it.
+   */
+  private readonly recent = new Map<string, number>();
+  private readonly onMessage = (channel: string, topic: string): void => {
+    if (channel !== this.channel) return;
+    const set = this.waiting.get(topic);
+    if (set === undefined) {
+      this.remember(topic);
+      return;
+    }
+    this.waiting.delete(topic);
+    for (const wake of set) wake();
+  };
+
+  constructor(
+    private readonly client: Redis,
+    readonly channel: string,
+    private readonly given: Redis | undefined,
+    private readonly timeoutMs: number,
+  ) {}
+
+  private subscribe(): Promise<unknown> {
+    if (this.subscribed === undefined) {
+      const subscriber = this.given ?? this.client.duplicate();
+      this.subscriber = subscriber;
+      subscriber.on('message', this.onMessage);
+      // A client made with enableOfflineQueue: false refuses commands until it is ready: wait for it.
+      // ioredis subscribes again by itself after a reconnect.
+      const ready =
+        subscriber.status === 'ready'
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              subscriber.once('ready', () => resolve());
+            });
+      this.subscribed = within(
+        this.timeoutMs,
+        'SUBSCRIBE',
+        ready.then(() => subscriber.subscribe(this.channel)),
+      ).catch(() => {
+        // Redis is away: waits fall back to their timeouts; the next wait tries again.
+        if (this.subscriber === subscriber) this.subscribed = undefined;
+      });
+    }
+    return this.subscribed;
+  }
+
+  private remember(topic: string): void {
+    const now = Date.now();
+    this.recent.set(topic, now);
+    if (this.recent.size > 1_000) {
+      for (const [t, at] of this.recent)
+        if (now - at > RECENT_MS || this.recent.size > 1_000) this.recent.delete(t);
+    }
+  }
+
+  /** Subscribes now, so a message published right after this resolves is not missed. */
+  ready(): Promise<unknown> {
+    return this.subscribe();
+  }
+
+  /** Resolves on a message for `topic`, after `ms`, or when `signal` aborts; never rejects. */
+  async wait(topic: string, ms: number, signal?: AbortSignal): Promise<void> {
+    await this.subscribe();
+    if (signal?.aborted) return;
+    const at = this.recent.get(topic);
+    if (at !== undefined) {
+      this.recent.delete(topic);
+      if (Date.now() - at <= RECENT_MS) return;
+    }
+    await new Promise<void>((resolve) => {
+      let set = this.waiting.get(topic);
+      if (set === undefined) {
+        set = new Set();
+        this.waiting.set(topic, set);
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        const s = this.waiting.get(topic);
+        s?.delete(done);
+        if (s?.size === 0) this.waiting.delete(topic);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  /** Unsubscribes; quits the connection it made itself. */
+  async close(): Promise<void> {
+    const subscriber = this.subscriber;
+    if (subscriber === undefined) return;
+    this.subscriber = undefined;
+    this.subscribed = undefined;
+    subscriber.off('message', this.onMessage);
+    if (this.given === undefined) subscriber.disconnect();
+    else await subscriber.unsubscribe(this.channel).catch(() => undefined);
+  }
+}
