@@ -1,3 +1,4 @@
+export { type BusMessage, type CacheBus, type RedisBusOptions, redisBus } from './bus.js';
 export {
   jsonSerializer,
   type RedisCacheStoreOptions,
@@ -11,3 +12,8 @@ export {
 } from './idempotency-store.js';
 export { type RedisLockProvider, type RedisLocksOptions, redisLocks } from './locks.js';
 export type { RedisStoreOptions } from './redis-shared.js';
+export {
+  type TieredCacheStore,
+  type TieredCacheStoreOptions,
+  tieredCacheStore,
+} from './tiered-cache-store.js';

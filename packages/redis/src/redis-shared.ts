@@ -83,27 +83,20 @@ export function within<T>(ms: number, what: string, promise: Promise<T>): Promis
 }
 
 /**
- * Waiters woken by messages on one channel, each message a topic (a key). One subscriber connection
- * (the one given, or a duplicate of the client made on first use) however many waiters there are.
+ * One channel on a subscriber connection (the one given, or a duplicate of the client made on first
+ * use): messages go to `onMessage`; `onReconnect` runs when the connection comes back after a loss,
+ * when messages may have been missed.
  */
-export class Waker {
+export class Subscription {
   private subscriber: Redis | undefined;
-  private subscribed: Promise<unknown> | undefined;
-  private readonly waiting = new Map<string, Set<() => void>>();
-  /**
-   * Topics that had a message nobody was waiting for, with when. A waiter that asked just before the
-   * message (its reply and the message travel on two connections) finds it here instead of missing it.
-   */
-  private readonly recent = new Map<string, number>();
-  private readonly onMessage = (channel: string, topic: string): void => {
-    if (channel !== this.channel) return;
-    const set = this.waiting.get(topic);
-    if (set === undefined) {
-      this.remember(topic);
-      return;
-    }
-    this.waiting.delete(topic);
-    for (const wake of set) wake();
+  private subscribed: Promise<boolean> | undefined;
+  private connectedOnce = false;
+  private readonly handleMessage = (channel: string, message: string): void => {
+    if (channel === this.channel) this.onMessage(message);
+  };
+  private readonly handleReady = (): void => {
+    if (this.connectedOnce) this.onReconnect?.();
+    this.connectedOnce = true;
   };
 
   constructor(
@@ -111,18 +104,24 @@ export class Waker {
     readonly channel: string,
     private readonly given: Redis | undefined,
     private readonly timeoutMs: number,
+    private readonly onMessage: (message: string) => void,
+    private readonly onReconnect?: () => void,
   ) {}
 
-  private subscribe(): Promise<unknown> {
+  /** Subscribes (once): `true` when subscribed; never rejects: with Redis away `false`, and the next call tries again. */
+  ready(): Promise<boolean> {
     if (this.subscribed === undefined) {
       const subscriber = this.given ?? this.client.duplicate();
       this.subscriber = subscriber;
-      subscriber.on('message', this.onMessage);
+      subscriber.on('message', this.handleMessage);
+      subscriber.on('ready', this.handleReady);
+      // A duplicate of a lazyConnect client waits to be told to connect.
+      if (subscriber.status === 'wait') subscriber.connect().catch(() => undefined);
       // A client made with enableOfflineQueue: false refuses commands until it is ready: wait for it.
       // ioredis subscribes again by itself after a reconnect.
       const ready =
         subscriber.status === 'ready'
-          ? Promise.resolve()
+          ? Promise.resolve(this.handleReady())
           : new Promise<void>((resolve) => {
               subscriber.once('ready', () => resolve());
             });
@@ -130,31 +129,67 @@ export class Waker {
         this.timeoutMs,
         'SUBSCRIBE',
         ready.then(() => subscriber.subscribe(this.channel)),
-      ).catch(() => {
-        // Redis is away: waits fall back to their timeouts; the next wait tries again.
-        if (this.subscriber === subscriber) this.subscribed = undefined;
-      });
+      ).then(
+        () => true,
+        () => {
+          if (this.subscriber === subscriber) this.subscribed = undefined;
+          return false;
+        },
+      );
     }
     return this.subscribed;
   }
 
-  private remember(topic: string): void {
-    const now = Date.now();
-    this.recent.set(topic, now);
-    if (this.recent.size > 1_000) {
-      for (const [t, at] of this.recent)
-        if (now - at > RECENT_MS || this.recent.size > 1_000) this.recent.delete(t);
+  /** Unsubscribes; disconnects the connection it made itself. */
+  async close(): Promise<void> {
+    const subscriber = this.subscriber;
+    if (subscriber === undefined) return;
+    this.subscriber = undefined;
+    this.subscribed = undefined;
+    subscriber.off('message', this.handleMessage);
+    subscriber.off('ready', this.handleReady);
+    if (this.given === undefined) subscriber.disconnect();
+    else await subscriber.unsubscribe(this.channel).catch(() => undefined);
+  }
+}
+
+/** Waiters woken by messages on one channel, each message a topic (a key). */
+export class Waker {
+  private readonly subscription: Subscription;
+  private readonly waiting = new Map<string, Set<() => void>>();
+  /**
+   * Topics that had a message nobody was waiting for, with when. A waiter that asked just before the
+   * message (its reply and the message travel on two connections) finds it here instead of missing it.
+   */
+  private readonly recent = new Map<string, number>();
+
+  constructor(client: Redis, channel: string, given: Redis | undefined, timeoutMs: number) {
+    this.subscription = new Subscription(client, channel, given, timeoutMs, (topic) => this.wake(topic));
+  }
+
+  private wake(topic: string): void {
+    const set = this.waiting.get(topic);
+    if (set === undefined) {
+      const now = Date.now();
+      this.recent.set(topic, now);
+      if (this.recent.size > 1_000) {
+        for (const [t, at] of this.recent)
+          if (now - at > RECENT_MS || this.recent.size > 1_000) this.recent.delete(t);
+      }
+      return;
     }
+    this.waiting.delete(topic);
+    for (const resolve of set) resolve();
   }
 
   /** Subscribes now, so a message published right after this resolves is not missed. */
   ready(): Promise<unknown> {
-    return this.subscribe();
+    return this.subscription.ready();
   }
 
   /** Resolves on a message for `topic`, after `ms`, or when `signal` aborts; never rejects. */
   async wait(topic: string, ms: number, signal?: AbortSignal): Promise<void> {
-    await this.subscribe();
+    await this.subscription.ready();
     if (signal?.aborted) return;
     const at = this.recent.get(topic);
     if (at !== undefined) {
@@ -181,14 +216,7 @@ export class Waker {
     });
   }
 
-  /** Unsubscribes; quits the connection it made itself. */
-  async close(): Promise<void> {
-    const subscriber = this.subscriber;
-    if (subscriber === undefined) return;
-    this.subscriber = undefined;
-    this.subscribed = undefined;
-    subscriber.off('message', this.onMessage);
-    if (this.given === undefined) subscriber.disconnect();
-    else await subscriber.unsubscribe(this.channel).catch(() => undefined);
+  close(): Promise<void> {
+    return this.subscription.close();
   }
 }
