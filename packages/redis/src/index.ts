@@ -1,3 +1,4 @@
+export { type RedisBreakerStore, type RedisBreakerStoreOptions, redisBreakerStore } from './breaker-store.js';
 export { type BusMessage, type CacheBus, type RedisBusOptions, redisBus } from './bus.js';
 export {
   jsonSerializer,
@@ -11,6 +12,7 @@ export {
   redisIdempotencyStore,
 } from './idempotency-store.js';
 export { type RedisLockProvider, type RedisLocksOptions, redisLocks } from './locks.js';
+export { type RedisRateLimiter, type RedisRateLimiterOptions, redisRateLimiter } from './rate-limiter.js';
 export type { RedisStoreOptions } from './redis-shared.js';
 export {
   type TieredCacheStore,

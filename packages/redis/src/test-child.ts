@@ -1,12 +1,32 @@
 // A child process for the multi-process tests (not built): races `calls` concurrent calls for one key
 // through a cache (redisCacheStore + redisLocks) or idempotency (redisIdempotencyStore), starting
 // at the same wall-clock moment as its siblings, and prints what its callers got.
-import { cache, idempotency, isBreakwaterError } from '@breakwater/core';
+import { breakers, cache, circuitBreaker, idempotency, isBreakwaterError } from '@breakwater/core';
 import { Redis } from 'ioredis';
-import { redisCacheStore, redisIdempotencyStore, redisLocks } from './index.js';
+import { redisBreakerStore, redisCacheStore, redisIdempotencyStore, redisLocks } from './index.js';
 
 const [mode, prefix, calls, startAt] = process.argv.slice(2);
 const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+if (mode === 'breaker') {
+  // Opens the shared circuit with two failures, says what it saw, and exits.
+  const store = redisBreakerStore({ client, prefix });
+  const cb = circuitBreaker({
+    name: 'payments',
+    breaker: breakers.consecutive(2),
+    halfOpenAfterMs: 60_000,
+    store,
+  });
+  for (let i = 0; i < 2; i++)
+    await cb.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
+  // The breaker publishes in the background: wait until the record has landed before exiting.
+  for (let i = 0; i < 200 && (await store.get('payments'))?.state !== 'open'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  console.log(JSON.stringify({ state: cb.state }));
+  await store.close();
+  client.disconnect();
+  process.exit(0);
+}
 const work = async () => {
   await client.incr(`${prefix}:executions`);
   await new Promise((resolve) => setTimeout(resolve, 200));
