@@ -1,8 +1,8 @@
 import { RateLimitedError, rateLimit, StoreUnavailableError } from '@breakwater/core';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisRateLimiter } from './rate-limiter.js';
-import { cleanup, connect, uniquePrefix } from './test-redis.js';
+import { cleanup, connect, uniquePrefix, unreachableClient } from './test-redis.js';
 
 let client: Redis;
 const prefix = uniquePrefix('rate-limiter');
@@ -56,14 +56,7 @@ describe('redisRateLimiter', () => {
   });
 
   it('fails closed by default when Redis is unreachable, open with failOpen', async () => {
-    const down = new Redis({
-      port: 1,
-      host: '127.0.0.1',
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-    });
-    down.on('error', () => {});
+    const down = unreachableClient();
     const closed = rateLimit({
       limiter: redisRateLimiter({ client: down, prefix, ratePerSec: 1, operationTimeoutMs: 200 }),
     });

@@ -43,3 +43,16 @@ export async function keysUnder(client: Redis, pattern: string): Promise<string[
   } while (cursor !== '0');
   return out;
 }
+
+/** A client to a port where nothing listens, failing every command at once (as with Redis down). */
+export function unreachableClient(): Redis {
+  const client = new Redis({
+    port: 1,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+  });
+  client.on('error', () => {});
+  return client;
+}

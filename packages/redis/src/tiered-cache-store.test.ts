@@ -1,9 +1,9 @@
 import { cache, memoryCacheStore } from '@breakwater/core';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisBus } from './bus.js';
 import { redisCacheStore } from './cache-store.js';
-import { cleanup, connect, uniquePrefix } from './test-redis.js';
+import { cleanup, connect, uniquePrefix, unreachableClient } from './test-redis.js';
 import { tieredCacheStore } from './tiered-cache-store.js';
 
 let client: Redis;
@@ -71,14 +71,7 @@ describe('tieredCacheStore', () => {
   });
 
   it('serves from L1 while Redis is unreachable, and goes to the origin for the rest, saying so', async () => {
-    const down = new Redis({
-      port: 1,
-      host: '127.0.0.1',
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-    });
-    down.on('error', () => {});
+    const down = unreachableClient();
     const l1 = memoryCacheStore();
     const store = tieredCacheStore({
       l1,
