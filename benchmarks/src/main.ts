@@ -1,6 +1,10 @@
-// `npm run bench [-- micro|scenarios] [--smoke]`: micro (the default) or the scenarios.
+// `npm run bench [-- micro|scenarios|cache] [--smoke]`: micro (the default), the scenarios, or caching.
 const which = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'micro';
-const known: Record<string, string> = { micro: './micro.js', scenarios: './scenarios.js' };
+const known: Record<string, string> = {
+  micro: './micro.js',
+  scenarios: './scenarios.js',
+  cache: './cache.js',
+};
 const file = known[which];
 if (file === undefined) {
   console.error(`unknown benchmark "${which}": one of ${Object.keys(known).join(', ')}`);

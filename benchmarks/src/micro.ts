@@ -30,6 +30,7 @@ import * as cockatiel from 'cockatiel';
 import CircuitBreaker from 'opossum';
 import pLimit from 'p-limit';
 import pRetry from 'p-retry';
+import { fmt, measure, median, ratio } from './measure.js';
 
 const smoke = process.argv.includes('--smoke');
 const ROUNDS = smoke ? 3 : 21;
@@ -236,27 +237,6 @@ function cases(): Case[] {
 }
 
 const collect = (globalThis as { gc?: () => void }).gc;
-
-async function measure(run: Fn, calls: number): Promise<number> {
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < calls; i++) await run();
-  return Number(process.hrtime.bigint() - start) / calls;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** A ratio with at least two significant digits, so 0.04 does not print as 0.0. */
-function ratio(r: number): string {
-  return r >= 0.1 ? r.toFixed(1) : r.toPrecision(2);
-}
-
-function fmt(ns: number): string {
-  return Math.abs(ns) >= 1_000 ? `${(ns / 1_000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
-}
 
 async function runPhase(phase: Case['phase'], all: Case[]): Promise<Map<Case, number>> {
   const list = [

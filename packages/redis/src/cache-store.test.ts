@@ -83,7 +83,7 @@ describe('redisCacheStore', () => {
   });
 
   it('keeps keys with the separator, *, newlines and 4 KiB of bytes inside the prefix', async () => {
-    const store = redisCacheStore({ client, prefix });
+    const store = redisCacheStore({ client, prefix, maxKeyBytes: 8_192 });
     const policy = cache({ store, ttlMs: 60_000, maxKeyBytes: 8_192 });
     const nasty = [':', `${prefix}:c:x`, '*', '*:*', 'a\nb\r\nc', '\u0000bin', 'é'.repeat(2_048)];
     for (const key of nasty) expect(await policy.execute(async () => key, { key })).toBe(key);
@@ -94,6 +94,14 @@ describe('redisCacheStore', () => {
     expect(ours.every((k) => k.startsWith(`${prefix}:`))).toBe(true);
     await store.invalidateTag('*'); // a tag named like a pattern matches only itself
     expect(await policy.get('*')).toBe('*');
+  });
+
+  it('refuses keys that are empty, over maxKeyBytes or not strings, before any round trip', async () => {
+    const store = redisCacheStore({ client, prefix });
+    await expect(store.get('')).rejects.toThrow(/must not be empty/);
+    await expect(store.get('x'.repeat(1_025))).rejects.toThrow(/at most 1024 bytes/);
+    await expect(store.delete(7 as never)).rejects.toThrow(/must be a string/);
+    expect(await store.get('x'.repeat(1_024))).toBeUndefined();
   });
 
   it('validates its options', () => {

@@ -45,7 +45,13 @@ return #members`;
  * and a set per tag. A set and its tags are one Lua script; so is a tag's invalidation.
  */
 export function redisCacheStore(options: RedisCacheStoreOptions): CacheStore {
-  const { client, prefix, operationTimeoutMs } = storeOptions('redisCacheStore', options, [
+  const {
+    client,
+    prefix,
+    operationTimeoutMs,
+    keyOf: checkedKey,
+  } = storeOptions('redisCacheStore', options, [
+    'maxKeyBytes',
     'client',
     'prefix',
     'operationTimeoutMs',
@@ -54,7 +60,7 @@ export function redisCacheStore(options: RedisCacheStoreOptions): CacheStore {
   const serializer = options.serializer ?? jsonSerializer;
   const set = script(client, 'bwCacheSet', undefined, SET);
   const invalidate = script(client, 'bwCacheInvalidateTag', 1, INVALIDATE);
-  const entryKey = (key: string) => keyOf(prefix, 'c', key);
+  const entryKey = (key: string) => checkedKey('c', key);
   const tagKey = (tag: string) => keyOf(prefix, 't', tag);
 
   return {

@@ -1,8 +1,13 @@
-import { IdempotencyMismatchError, idempotency, StoreUnavailableError } from '@breakwater/core';
-import type { Redis } from 'ioredis';
+import {
+  IdempotencyConflictError,
+  IdempotencyMismatchError,
+  idempotency,
+  StoreUnavailableError,
+} from '@breakwater/core';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisIdempotencyStore } from './idempotency-store.js';
-import { cleanup, connect, uniquePrefix } from './test-redis.js';
+import { cleanup, connect, REDIS_URL, uniquePrefix } from './test-redis.js';
 
 let client: Redis;
 const prefix = uniquePrefix('idempotency-store');
@@ -107,5 +112,38 @@ describe('redisIdempotencyStore', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect(ran).toBe(false);
+  });
+
+  it('never runs a duplicate when the holder loses its connection mid-call: refused until the lease lapses, then run once', async () => {
+    const holderClient = new Redis(REDIS_URL, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    holderClient.on('error', () => {});
+    await new Promise((resolve) => holderClient.once('ready', resolve));
+    const holderStore = redisIdempotencyStore({ client: holderClient, prefix });
+    stores.push(holderStore);
+    const holder = idempotency({ store: holderStore, leaseMs: 300 });
+    const other = makeStore();
+    let runs = 0;
+    const first = await holder.execute(
+      async () => {
+        runs++;
+        holderClient.disconnect(); // the connection dies while the work runs: its result cannot be stored
+        return 'done';
+      },
+      { idempotencyKey: 'killed' },
+    );
+    expect(first).toBe('done');
+    await expect(
+      idempotency({ store: other }).execute(async () => runs++, { idempotencyKey: 'killed' }),
+    ).rejects.toBeInstanceOf(IdempotencyConflictError);
+    // A duplicate willing to wait is woken when the lease lapses on Redis's clock, and runs once.
+    expect(
+      await idempotency({ store: other, wait: { maxMs: 5_000 } }).execute(async () => `run ${++runs}`, {
+        idempotencyKey: 'killed',
+      }),
+    ).toBe('run 2');
   });
 });

@@ -84,7 +84,13 @@ export interface RedisIdempotencyStore extends IdempotencyStore {
 
 /** Idempotency records in Redis: begin, complete, release and extend are one Lua script each. */
 export function redisIdempotencyStore(options: RedisIdempotencyStoreOptions): RedisIdempotencyStore {
-  const { client, prefix, operationTimeoutMs } = storeOptions('redisIdempotencyStore', options, [
+  const {
+    client,
+    prefix,
+    operationTimeoutMs,
+    keyOf: checkedKey,
+  } = storeOptions('redisIdempotencyStore', options, [
+    'maxKeyBytes',
     'client',
     'prefix',
     'operationTimeoutMs',
@@ -104,7 +110,7 @@ export function redisIdempotencyStore(options: RedisIdempotencyStoreOptions): Re
   const tokenKey = keyOf(prefix, 'meta', 'idem-token');
   const channel = keyOf(prefix, 'meta', 'idem-settled');
   const waker = new Waker(client, channel, options.subscriber, operationTimeoutMs);
-  const recordKey = (key: string) => keyOf(prefix, 'i', key);
+  const recordKey = (key: string) => checkedKey('i', key);
 
   return {
     async begin(key, { fingerprint, leaseMs }): Promise<BeginResult> {

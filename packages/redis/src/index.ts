@@ -1,3 +1,8 @@
+export {
+  type BottleneckLimiter,
+  type BottleneckLimiterOptions,
+  bottleneckLimiter,
+} from './bottleneck-limiter.js';
 export { type RedisBreakerStore, type RedisBreakerStoreOptions, redisBreakerStore } from './breaker-store.js';
 export { type BusMessage, type CacheBus, type RedisBusOptions, redisBus } from './bus.js';
 export {

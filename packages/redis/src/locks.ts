@@ -39,7 +39,13 @@ export interface RedisLockProvider extends LockProvider {
  * polling loop.
  */
 export function redisLocks(options: RedisLocksOptions): RedisLockProvider {
-  const { client, prefix, operationTimeoutMs } = storeOptions('redisLocks', options, [
+  const {
+    client,
+    prefix,
+    operationTimeoutMs,
+    keyOf: checkedKey,
+  } = storeOptions('redisLocks', options, [
+    'maxKeyBytes',
     'client',
     'prefix',
     'operationTimeoutMs',
@@ -75,7 +81,7 @@ export function redisLocks(options: RedisLocksOptions): RedisLockProvider {
       const waitMs = acquireOptions.waitMs ?? 0;
       const signal = acquireOptions.signal;
       const until = Date.now() + waitMs;
-      const lockKey = keyOf(prefix, 'l', key);
+      const lockKey = checkedKey('l', key);
       // Subscribe before the first try, so a release between the try and the wait is not missed.
       if (waitMs > 0) await waker.ready();
       for (;;) {

@@ -2,6 +2,7 @@
 // client, an operation timeout (a Redis that is down must fail a call fast, not queue it), and one
 // pub/sub subscription per channel that wakes waiters by topic.
 
+import { checkCacheKey } from '@breakwater/core';
 import type { Redis } from 'ioredis';
 
 export interface RedisStoreOptions {
@@ -11,12 +12,16 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** A Redis operation that takes longer fails (the policy then does without the store). @default 1_000 */
   operationTimeoutMs?: number;
+  /** Keys (a user's part) longer than this many UTF-8 bytes are refused, as are empty and non-string ones. @default 1_024 */
+  maxKeyBytes?: number;
 }
 
 export interface ResolvedStoreOptions {
   client: Redis;
   prefix: string;
   operationTimeoutMs: number;
+  /** `prefix:kind:key`, the key checked first. */
+  keyOf: (kind: string, key: string) => string;
 }
 
 export function storeOptions(
@@ -40,7 +45,16 @@ export function storeOptions(
   if (typeof operationTimeoutMs !== 'number' || !(operationTimeoutMs > 0)) {
     throw new RangeError(`${where}: option "operationTimeoutMs" must be a positive number of ms`);
   }
-  return { client: options.client, prefix, operationTimeoutMs };
+  const maxKeyBytes = options.maxKeyBytes ?? 1_024;
+  if (!Number.isInteger(maxKeyBytes) || maxKeyBytes < 1) {
+    throw new RangeError(`${where}: option "maxKeyBytes" must be a positive integer`);
+  }
+  const checkedKeyOf = (kind: string, key: string): string => {
+    const bad = checkCacheKey(where, key, maxKeyBytes);
+    if (bad !== undefined) throw bad;
+    return keyOf(prefix, kind, key);
+  };
+  return { client: options.client, prefix, operationTimeoutMs, keyOf: checkedKeyOf };
 }
 
 /**
