@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { breakers, CircuitOpenError, circuitBreaker } from '@breakwater/core';
 import { createFakeClock } from '@breakwater/core/testing';
 import type { Redis } from 'ioredis';
@@ -87,20 +86,36 @@ describe('redisBreakerStore', () => {
     await eventually(() => instances.every((i) => i.state === 'closed'), 'all closed');
   });
 
-  it('carries a circuit opened in another process to this one, live and at start', async () => {
+  it('shares a circuit between three breakers in three processes: one opens it, the other two refuse calls', async () => {
     const prefix = uniquePrefix('breaker-process');
     prefixes.push(prefix);
-    const { instances } = await cluster(1, prefix);
     const child = new URL('./test-child.ts', import.meta.url).pathname;
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', child, 'breaker', prefix],
-      {
-        timeout: 20_000,
-      },
+    const spawnChild = (role: 'open' | 'watch') =>
+      execFile(process.execPath, ['--import', 'tsx', child, 'breaker', prefix, role], { timeout: 20_000 });
+    const watchers = [spawnChild('watch'), spawnChild('watch')];
+    // Open only once both watchers are up and subscribed.
+    await Promise.all(watchers.map((w) => new Promise((resolve) => w.stderr!.once('data', resolve))));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const outputs = await Promise.all(
+      [spawnChild('open'), ...watchers].map(
+        (p) =>
+          new Promise<unknown>((resolve, reject) => {
+            let out = '';
+            p.stdout!.on('data', (chunk: Buffer) => {
+              out += chunk.toString();
+            });
+            p.on('exit', (code) =>
+              code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`child exited ${code}`)),
+            );
+          }),
+      ),
     );
-    expect(JSON.parse(stdout)).toEqual({ state: 'open' });
-    await eventually(() => instances[0]!.state === 'open', 'live instance opened');
+    expect(outputs).toEqual([
+      { state: 'open' },
+      { state: 'open', call: 'BW_CIRCUIT_OPEN' },
+      { state: 'open', call: 'BW_CIRCUIT_OPEN' },
+    ]);
+    // An instance started afterwards reads the open circuit at start.
     const late = await cluster(1, prefix);
     await eventually(() => late.instances[0]!.state === 'open', 'a new instance reads it');
   });

@@ -8,7 +8,8 @@ import { redisBreakerStore, redisCacheStore, redisIdempotencyStore, redisLocks }
 const [mode, prefix, calls, startAt] = process.argv.slice(2);
 const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 if (mode === 'breaker') {
-  // Opens the shared circuit with two failures, says what it saw, and exits.
+  // `calls` is the role: 'open' fails twice and waits for its record to land; 'watch' waits (up to
+  // 10 s) to see the circuit open and then tries a call. Each prints what it saw.
   const store = redisBreakerStore({ client, prefix });
   const cb = circuitBreaker({
     name: 'payments',
@@ -16,13 +17,25 @@ if (mode === 'breaker') {
     halfOpenAfterMs: 60_000,
     store,
   });
-  for (let i = 0; i < 2; i++)
-    await cb.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
-  // The breaker publishes in the background: wait until the record has landed before exiting.
-  for (let i = 0; i < 200 && (await store.get('payments'))?.state !== 'open'; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  let refused: string | undefined;
+  if (calls === 'open') {
+    for (let i = 0; i < 2; i++)
+      await cb.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
+    for (let i = 0; i < 200 && (await store.get('payments'))?.state !== 'open'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } else {
+    console.error('watching'); // tells the parent this watcher is subscribed and waiting
+    for (let i = 0; i < 1_000 && cb.state !== 'open'; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    refused = await cb
+      .execute(async () => 'ran')
+      .then(
+        (v) => v,
+        (error: unknown) => (isBreakwaterError(error) ? error.code : String(error)),
+      );
   }
-  console.log(JSON.stringify({ state: cb.state }));
+  console.log(JSON.stringify({ state: cb.state, ...(refused === undefined ? {} : { call: refused }) }));
   await store.close();
   client.disconnect();
   process.exit(0);
