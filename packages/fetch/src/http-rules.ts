@@ -2,6 +2,7 @@
 // may be repeated, what an Idempotency-Key looks like on the wire.
 import { randomUUID } from 'node:crypto';
 import type { ExecuteOptions } from '@breakwater/core';
+import { fromSfString, toSfString } from '@breakwater/http';
 
 /** Per-call options for the pipeline: every `execute` option but `signal` (the request's own). */
 export type BreakwaterFetchOptions = Omit<ExecuteOptions, 'signal'>;
@@ -84,24 +85,6 @@ export function checkKnown(adapter: string, options: object, known: readonly str
       throw new TypeError(`${adapter}: unknown option "${key}"; known options are ${known.join(', ')}`);
     }
   }
-}
-
-/**
- * The Idempotency-Key header is a Structured Field string (draft-ietf-httpapi-idempotency-key-header):
- * printable ASCII in double quotes, with `"` and `\` escaped.
- */
-export function toSfString(key: string): string {
-  if (!/^[\x20-\x7e]*$/.test(key)) {
-    throw new TypeError(`an idempotency key must be printable ASCII, got ${JSON.stringify(key)}`);
-  }
-  return `"${key.replace(/[\\"]/g, '\\$&')}"`;
-}
-
-/** The key a header carries: the sf-string's content, or a bare token as it is. */
-export function fromSfString(value: string): string {
-  const trimmed = value.trim();
-  const quoted = /^"((?:[^"\\]|\\.)*)"$/.exec(trimmed);
-  return quoted === null ? trimmed : quoted[1]!.replace(/\\(.)/g, '$1');
 }
 
 export interface RequestFacts {

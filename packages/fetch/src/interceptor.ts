@@ -1,4 +1,5 @@
 import type { Policy } from '@breakwater/core';
+import { parseRetryAfter } from '@breakwater/http';
 import {
   type BreakwaterFetchOptions,
   checkHttpRules,
@@ -10,7 +11,7 @@ import {
   isReplayableBody,
   planRequest,
 } from './http-rules.js';
-import { parseRetryAfter, ResponseError } from './response-error.js';
+import { ResponseError } from './response-error.js';
 
 // The parts of undici's Dispatcher API the interceptor uses, written out so that these types do not
 // need undici (an optional peer) installed.

@@ -21,12 +21,5 @@ export class ResponseError extends BreakwaterError {
   }
 }
 
-/** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3), in ms from `now`. */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1_000;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
+// One reading of Retry-After for every adapter: @breakwater/http's.
+export { parseRetryAfter } from '@breakwater/http';
