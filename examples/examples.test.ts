@@ -14,6 +14,8 @@ const expected: Record<string, RegExp> = {
   'policies/idempotency.ts': /^5 answers, 1 charge: ch_1\nmismatch$/,
   'redis/shared-cache.ts':
     /^3 reads, 1 load: \{"sku":"A1","cents":1999\}\ncharged \{"charge":1\}, replayed \{"charge":1\}$/,
+  'express-api/main.ts': /^200 200 200 200 200 429 429$/,
+  'fastify-api/main.ts': /^200 200 200 200 200 429 429\n504$/,
   'policies/cache.ts': /^100 readers, 1 load, load #1\nafter invalidateTag: load #2$/,
   'otel/main.ts':
     /breakwater\.events .*"breakwater\.event":"retry".* 2\n[\s\S]*breakwater\.circuit\.state .* 0/,

@@ -27,6 +27,15 @@ export {
   rateLimitHeaders,
 } from './rate-limit-headers.js';
 export {
+  type Admitted,
+  Refusal,
+  type RequestBreakwater,
+  type ServerOptions,
+  type ServerPlan,
+  type ServerRequest,
+  serverPlan,
+} from './server.js';
+export {
   REPLAYED_HEADER,
   REPLAYED_HEADERS,
   type StoredResponse,

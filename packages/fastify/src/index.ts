@@ -1,0 +1,2 @@
+export { keys } from '@breakwater/http';
+export { type BreakwaterOptions, breakwater } from './plugin.js';

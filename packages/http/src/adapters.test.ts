@@ -1,0 +1,174 @@
+// One suite, run against both adapters: the same cases, parameterised by framework, over real HTTP on
+// 127.0.0.1 port 0. What one adapter does, the other does.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { limits } from '@breakwater/core';
+import { breakwater as expressBreakwater } from '@breakwater/express';
+import { breakwater as fastifyBreakwater } from '@breakwater/fastify';
+import express from 'express';
+import Fastify from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerOptions } from './server.js';
+
+interface Log {
+  /** Requests the handler saw, with whether their signal aborted and why. */
+  seen: { deadline: number | undefined; aborted?: string }[];
+}
+
+type Start = (options: ServerOptions, log: Log) => Promise<{ url: string; close: () => Promise<void> }>;
+
+/** The handler both frameworks run: waits `ms` or until its signal aborts, and records what it saw. */
+function work(bw: { signal: AbortSignal; deadline: number | undefined } | undefined, ms: number, log: Log) {
+  const entry: Log['seen'][number] = { deadline: bw?.deadline };
+  log.seen.push(entry);
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    bw?.signal.addEventListener('abort', () => {
+      entry.aborted = String((bw.signal.reason as Error)?.message ?? bw.signal.reason);
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+const frameworks: Record<string, Start> = {
+  express: async (options, log) => {
+    const app = express();
+    app.use(expressBreakwater(options));
+    app.get('/work', async (req, res) => {
+      await work(req.breakwater, Number(req.query.ms ?? 0), log);
+      if (!res.headersSent) res.json({ ok: true, deadline: req.breakwater?.deadline ?? null });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: async () => {
+        server.closeAllConnections();
+        server.close();
+      },
+    };
+  },
+  fastify: async (options, log) => {
+    const app = Fastify();
+    await app.register(fastifyBreakwater, options);
+    app.get('/work', async (request, reply) => {
+      await work(request.breakwater, Number((request.query as { ms?: string }).ms ?? 0), log);
+      if (!reply.sent) return { ok: true, deadline: request.breakwater?.deadline ?? null };
+      return reply;
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return {
+      url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+      close: async () => {
+        app.server.closeAllConnections();
+        await app.close();
+      },
+    };
+  },
+};
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+async function until(condition: () => boolean, what: string) {
+  const end = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`not in time: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+for (const [name, start] of Object.entries(frameworks)) {
+  describe(`@breakwater/${name}`, () => {
+    const serve = async (options: ServerOptions) => {
+      const log: Log = { seen: [] };
+      const server = await start(options, log);
+      closers.push(server.close);
+      return { ...server, log };
+    };
+
+    it("passes a request, giving the handler a signal and the deadline the client's header sets", async () => {
+      const { url, log } = await serve({ timeout: 10_000 });
+      const before = Date.now();
+      const res = await fetch(`${url}/work`, { headers: { 'x-request-timeout-ms': '5000' } });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { deadline: number };
+      expect(body.deadline).toBeGreaterThanOrEqual(before + 5_000);
+      expect(body.deadline).toBeLessThan(before + 10_000); // the header's, not the route's 10 s
+      expect(log.seen[0]!.aborted).toBeUndefined();
+    });
+
+    it('answers a timeout with 503 problem+json and Retry-After, and aborts the handler', async () => {
+      const { url, log } = await serve({ timeout: 50 });
+      const res = await fetch(`${url}/work?ms=5000`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await res.json()).toMatchObject({ status: 503, code: 'BW_TIMEOUT' });
+      await until(() => log.seen[0]?.aborted !== undefined, 'handler aborted');
+    });
+
+    it('answers 504 for a gateway timeout, and enforces a deadline from the header with no route timeout', async () => {
+      const gateway = await serve({ timeout: { ms: 50, gateway: true } });
+      expect((await fetch(`${gateway.url}/work?ms=5000`)).status).toBe(504);
+      const plain = await serve({});
+      const res = await fetch(`${plain.url}/work?ms=5000`, { headers: { 'x-request-timeout-ms': '50' } });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ code: 'BW_TIMEOUT' });
+    });
+
+    it('sheds what the limit cannot take with 503 and a Retry-After', async () => {
+      const { url, log } = await serve({ loadShed: { limit: limits.fixed(1) } });
+      const first = fetch(`${url}/work?ms=300`);
+      await until(() => log.seen.length === 1, 'first admitted');
+      const second = await fetch(`${url}/work?ms=0`);
+      expect(second.status).toBe(503);
+      expect(second.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await second.json()).toMatchObject({ code: 'BW_OVERLOADED' });
+      expect((await first).status).toBe(200);
+      expect((await fetch(`${url}/work`)).status).toBe(200); // the slot came back
+    });
+
+    it('rate limits with 429 and the Retry-After at which the call would pass', async () => {
+      const { url } = await serve({
+        rateLimit: { limiter: limits.tokenBucket({ ratePerSec: 0.5, burst: 1 }) },
+      });
+      expect((await fetch(`${url}/work`)).status).toBe(200);
+      const refused = await fetch(`${url}/work`);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(2);
+      expect(await refused.json()).toMatchObject({ status: 429, code: 'BW_RATE_LIMITED' });
+    });
+
+    it('refuses past a full bulkhead with 503', async () => {
+      const { url, log } = await serve({ bulkhead: { maxConcurrent: 1, maxQueue: 0 } });
+      const first = fetch(`${url}/work?ms=300`);
+      await until(() => log.seen.length === 1, 'first admitted');
+      const second = await fetch(`${url}/work`);
+      expect(second.status).toBe(503);
+      expect(await second.json()).toMatchObject({ code: 'BW_BULKHEAD_FULL' });
+      expect((await first).status).toBe(200);
+    });
+
+    it("aborts the handler's signal when the client goes away, and frees its slot", async () => {
+      const { url, log } = await serve({ loadShed: { limit: limits.fixed(1) } });
+      const client = new AbortController();
+      const gone = fetch(`${url}/work?ms=10000`, { signal: client.signal }).catch(() => 'aborted');
+      await until(() => log.seen.length === 1, 'admitted');
+      client.abort();
+      expect(await gone).toBe('aborted');
+      await until(() => log.seen[0]!.aborted !== undefined, 'handler saw the client leave');
+      expect(log.seen[0]!.aborted).toMatch(/went away/);
+      await until(() => true, '');
+      expect((await fetch(`${url}/work`)).status).toBe(200); // the slot was released
+    });
+
+    it('refuses unknown options at startup, naming them', async () => {
+      await expect(start({ timout: 5 } as never, { seen: [] })).rejects.toThrow(/unknown option "timout"/);
+    });
+  });
+}

@@ -1,0 +1,211 @@
+// What both server adapters do with a request, once: read its deadline, run it through
+// load shed → rate limit → bulkhead → timeout, give the handler a signal that aborts when the client
+// goes away or the deadline passes, and turn a refusal into its response. The adapters only wire this
+// to their request and response objects.
+
+import type { BulkheadOptions, LoadShedOptions } from '@breakwater/core';
+import {
+  bulkhead,
+  compose,
+  type Limiter,
+  loadShed,
+  type Policy,
+  type Priority,
+  rateLimit,
+  timeout,
+} from '@breakwater/core';
+import { DEADLINE_HEADER, readDeadline } from './headers.js';
+import type { KeyFunction, RequestLike } from './keys.js';
+import { type ErrorResponse, errorResponse } from './problem.js';
+
+export interface ServerOptions {
+  /** The route's time: ms, or `{ ms, gateway }` (a timeout answers 504 instead of 503 with `gateway: true`). */
+  timeout?: number | { ms: number; gateway?: boolean };
+  /** A `loadShed` policy, or its options. */
+  loadShed?: Policy | LoadShedOptions;
+  /** A limiter for every request (`limits.tokenBucket`, `redisRateLimiter`); with `key`, `forKey(key)` of one that has it. */
+  rateLimit?: { limiter: Limiter & { forKey?: (key: string) => Limiter }; cost?: number };
+  /** A `bulkhead` policy, or its options. */
+  bulkhead?: Policy | BulkheadOptions;
+  /** The remaining-deadline header read on the way in, capped by `timeout`. `false` ignores it. @default { header: 'x-request-timeout-ms' } */
+  deadline?: { header?: string } | false;
+  /** The client or tenant key of a request (`keys.ip()`, `keys.header(…)`, your own). */
+  key?: KeyFunction;
+  /** The priority of a request for `loadShed`. @default 'default' */
+  priority?: (request: RequestLike) => Priority;
+}
+
+export interface ServerRequest extends RequestLike {
+  method: string;
+}
+
+/** What the handler gets: `request.breakwater` in both adapters. */
+export interface RequestBreakwater {
+  /** Aborts when the client goes away, the deadline passes or the route's timeout fires. */
+  signal: AbortSignal;
+  /** Epoch ms by which the answer is due, or `undefined`. */
+  deadline: number | undefined;
+  /** The request's key, from `options.key`. */
+  key: string | undefined;
+}
+
+export interface Admitted extends RequestBreakwater {
+  /** Tell the pipeline the response is done (finished or closed): frees the request's slots. */
+  finish(): void;
+  /**
+   * Registers what to do with a refusal that comes after admission (the timeout firing while the
+   * handler runs): it is called at once, before the handler's own abort listeners, so the refusal is
+   * answered before a handler that stops on its signal writes anything.
+   */
+  onLateRefusal(send: (response: ErrorResponse) => void): void;
+}
+
+/** A request the pipeline refused before the handler ran. */
+export class Refusal extends Error {
+  constructor(readonly response: ErrorResponse) {
+    super(response.body.title);
+  }
+}
+
+const OPTIONS = ['timeout', 'loadShed', 'rateLimit', 'bulkhead', 'deadline', 'key', 'priority'] as const;
+const isPolicy = (x: unknown): x is Policy => typeof (x as Policy | undefined)?.execute === 'function';
+
+export interface ServerPlan {
+  /** Runs the request into the pipeline: resolves when the handler may run, rejects with a `Refusal` (or the error) when not. */
+  admit(request: ServerRequest, clientGone: AbortSignal): Promise<Admitted>;
+}
+
+export function serverPlan(adapter: string, options: ServerOptions = {}): ServerPlan {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`${adapter}: options must be an object`);
+  for (const name of Object.keys(options)) {
+    if (!(OPTIONS as readonly string[]).includes(name)) {
+      throw new TypeError(`${adapter}: unknown option "${name}" (known: ${OPTIONS.join(', ')})`);
+    }
+  }
+  const t = options.timeout;
+  const timeoutMs = typeof t === 'number' ? t : t?.ms;
+  const gateway = typeof t === 'object' && t?.gateway === true;
+  if (t !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
+    throw new TypeError(`${adapter}: option "timeout" must be a positive number of ms or { ms, gateway }`);
+  }
+  const deadlineHeader =
+    options.deadline === false ? undefined : (options.deadline?.header ?? DEADLINE_HEADER).toLowerCase();
+  const key = options.key;
+  if (key !== undefined && typeof key !== 'function')
+    throw new TypeError(`${adapter}: option "key" must be a function of the request`);
+  const priorityOf = options.priority;
+  /** A policy given as is, or made from its options. */
+  const policyOf = <O>(given: Policy | O | undefined, make: (options: O) => Policy): Policy | undefined =>
+    given === undefined ? undefined : isPolicy(given) ? given : make(given);
+  const shed = policyOf(options.loadShed, loadShed);
+  const pool = policyOf(options.bulkhead, bulkhead);
+  const limiter = options.rateLimit?.limiter;
+  const cost = options.rateLimit?.cost;
+  if (options.rateLimit !== undefined && typeof limiter?.tryAcquire !== 'function') {
+    throw new TypeError(
+      `${adapter}: option "rateLimit.limiter" must be a Limiter (limits.tokenBucket(…), redisRateLimiter(…))`,
+    );
+  }
+  const globalLimit =
+    limiter === undefined ? undefined : rateLimit({ limiter, ...(cost === undefined ? {} : { cost }) });
+  // One rate limit policy per key for limiters that partition by key; a bounded map of them.
+  const perKey = new Map<string, Policy>();
+  const limitFor = (k: string | undefined): Policy | undefined => {
+    if (limiter === undefined) return undefined;
+    if (k === undefined || typeof limiter.forKey !== 'function') return globalLimit;
+    let policy = perKey.get(k);
+    if (policy === undefined) {
+      if (perKey.size >= 10_000) perKey.delete(perKey.keys().next().value!);
+      policy = rateLimit({ limiter: limiter.forKey(k), ...(cost === undefined ? {} : { cost }) });
+      perKey.set(k, policy);
+    }
+    return policy;
+  };
+  // A deadline from the header is enforced by a timeout layer even without a route timeout: a timeout
+  // fires no later than the call's deadline.
+  const tail =
+    timeoutMs !== undefined
+      ? timeout(timeoutMs)
+      : deadlineHeader !== undefined
+        ? timeout(86_400_000)
+        : undefined;
+  const composed = new Map<Policy | undefined, Policy | undefined>();
+  const pipelineFor = (limit: Policy | undefined): Policy | undefined => {
+    if (composed.has(limit)) return composed.get(limit);
+    // The order DESIGN.md gives: load shed → rate limit → bulkhead → timeout.
+    const layers = [shed, limit, pool, tail].filter((p): p is Policy => p !== undefined);
+    const policy = layers.length === 0 ? undefined : layers.length === 1 ? layers[0]! : compose(...layers);
+    if (composed.size < 10_000) composed.set(limit, policy);
+    return policy;
+  };
+
+  return {
+    admit(request, clientGone) {
+      const now = Date.now();
+      const requestKey = key?.(request);
+      const headerDeadline =
+        deadlineHeader === undefined
+          ? undefined
+          : readDeadline(request.headers[deadlineHeader] as string | undefined, now);
+      const policy = pipelineFor(limitFor(requestKey));
+      return new Promise<Admitted>((admit, refuse) => {
+        let admitted = false;
+        let lateSend: ((response: ErrorResponse) => void) | undefined;
+        let lateResponse: ErrorResponse | undefined;
+        const late = (response: ErrorResponse | undefined): void => {
+          if (response === undefined || lateResponse !== undefined) return;
+          lateResponse = response;
+          lateSend?.(response);
+        };
+        const onLateRefusal = (send: (response: ErrorResponse) => void): void => {
+          lateSend = send;
+          if (lateResponse !== undefined) send(lateResponse);
+        };
+        if (policy === undefined) {
+          const controller = new AbortController();
+          const onGone = () => controller.abort(clientGone.reason);
+          clientGone.addEventListener('abort', onGone, { once: true });
+          admit({
+            signal: controller.signal,
+            deadline: headerDeadline,
+            key: requestKey,
+            onLateRefusal,
+            finish: () => clientGone.removeEventListener('abort', onGone),
+          });
+          return;
+        }
+        const call = policy.execute(
+          (ctx) =>
+            new Promise<void>((done) => {
+              admitted = true;
+              const signal = ctx.signal;
+              // First listener on the handler's signal: a timeout is answered before the handler reacts.
+              signal.addEventListener(
+                'abort',
+                () => {
+                  if (!clientGone.aborted) late(errorResponse(signal.reason, { gateway }));
+                },
+                { once: true },
+              );
+              admit({ signal, deadline: ctx.deadline, key: requestKey, onLateRefusal, finish: () => done() });
+            }),
+          {
+            signal: clientGone,
+            ...(headerDeadline === undefined ? {} : { deadline: headerDeadline }),
+            ...(priorityOf === undefined ? {} : { priority: priorityOf(request) }),
+            ...(requestKey === undefined ? {} : { key: requestKey }),
+          },
+        );
+        call.then(
+          () => undefined,
+          (error: unknown) => {
+            const response = clientGone.aborted ? undefined : errorResponse(error, { gateway });
+            if (admitted) late(response);
+            else refuse(response === undefined ? error : new Refusal(response));
+          },
+        );
+      });
+    },
+  };
+}
