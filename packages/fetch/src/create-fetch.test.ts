@@ -333,3 +333,35 @@ describe('createFetch hardening', () => {
     ).rejects.toThrow(/printable ASCII/);
   });
 });
+
+describe('createFetch and the deadline header', () => {
+  it("tells each attempt's server the ms left before the call's deadline, relative to now", async () => {
+    let now = 1_000_000;
+    const server = await serve(status(200));
+    const resilientFetch = createFetch({ policy: retry({ maxAttempts: 1 }), now: () => now });
+    await resilientFetch(server.url, { breakwater: { deadline: now + 2_500 } });
+    now += 1_000;
+    await resilientFetch(server.url, { breakwater: { deadline: now + 700 } });
+    await resilientFetch(server.url); // no deadline: no header
+    expect(server.seen.map((s) => s.headers['x-request-timeout-ms'])).toEqual(['2500', '700', undefined]);
+  });
+
+  it('leaves a header the caller set, and can be turned off or renamed', async () => {
+    const server = await serve(status(200));
+    const deadline = Date.now() + 60_000;
+    await createFetch({ policy: retry({ maxAttempts: 1 }) })(server.url, {
+      headers: { 'x-request-timeout-ms': '42' },
+      breakwater: { deadline },
+    });
+    await createFetch({ policy: retry({ maxAttempts: 1 }), deadlineHeader: false })(server.url, {
+      breakwater: { deadline },
+    });
+    await createFetch({ policy: retry({ maxAttempts: 1 }), deadlineHeader: 'grpc-timeout-ms' })(server.url, {
+      breakwater: { deadline },
+    });
+    expect(server.seen[0]!.headers['x-request-timeout-ms']).toBe('42');
+    expect(server.seen[1]!.headers['x-request-timeout-ms']).toBeUndefined();
+    expect(Number(server.seen[2]!.headers['grpc-timeout-ms'])).toBeGreaterThan(59_000);
+    expect(() => createFetch({ policy: retry(), deadlineHeader: '' })).toThrow(/deadlineHeader/);
+  });
+});

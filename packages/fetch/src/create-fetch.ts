@@ -1,5 +1,5 @@
 import type { Policy } from '@breakwater/core';
-import { parseRetryAfter } from '@breakwater/http';
+import { DEADLINE_HEADER, formatDeadline, parseRetryAfter } from '@breakwater/http';
 import {
   type BreakwaterFetchOptions,
   checkHttpRules,
@@ -29,13 +29,19 @@ export interface CreateFetchOptions extends HttpRuleOptions {
   policy: Policy<Response>;
   /** The fetch to call. @default globalThis.fetch, looked up on each call */
   fetch?: FetchFn;
+  /**
+   * Each attempt tells the server the ms left before the call's deadline (`ctx.deadline`) in this
+   * header, unless the request sets it itself; `false` sends none. @default 'x-request-timeout-ms'
+   */
+  deadlineHeader?: string | false;
 }
 
-const KNOWN = ['policy', 'fetch', 'isFailureStatus', 'now', 'idempotencyKeys'];
+const KNOWN = ['policy', 'fetch', 'isFailureStatus', 'now', 'idempotencyKeys', 'deadlineHeader'];
 
 export const CREATE_FETCH_DEFAULTS = Object.freeze({
   isFailureStatus: isFailureStatusDefault,
   idempotencyKeys: 'off' as const,
+  deadlineHeader: DEADLINE_HEADER,
 });
 
 /** Lets go of a response we will not return, so its socket goes back to the pool or is closed. */
@@ -60,6 +66,10 @@ export function createFetch(options: CreateFetchOptions): ResilientFetch {
   if (givenFetch !== undefined && typeof givenFetch !== 'function')
     throw fail('createFetch', 'fetch', 'a function', givenFetch);
   const rules = checkHttpRules('createFetch', options);
+  const deadlineHeader = options.deadlineHeader ?? CREATE_FETCH_DEFAULTS.deadlineHeader;
+  if (deadlineHeader !== false && (typeof deadlineHeader !== 'string' || deadlineHeader === '')) {
+    throw fail('createFetch', 'deadlineHeader', 'a header name or false', deadlineHeader);
+  }
 
   return async function resilientFetch(input, init) {
     const fetchImpl = givenFetch ?? globalThis.fetch;
@@ -83,12 +93,20 @@ export function createFetch(options: CreateFetchOptions): ResilientFetch {
 
     let held: Response | undefined;
     let settled = false;
-    const attempt = async (signal: AbortSignal): Promise<Response> => {
+    const sendsDeadline = deadlineHeader !== false && !headers.has(deadlineHeader);
+    const attempt = async (signal: AbortSignal, deadline: number | undefined): Promise<Response> => {
       if (held !== undefined) {
         discard(held);
         held = undefined;
       }
-      const response = await fetchImpl(input, { ...requestInit, signal });
+      let attemptInit: RequestInit = { ...requestInit, signal };
+      if (sendsDeadline && deadline !== undefined) {
+        // The time left now, at this attempt: relative, so the server's clock need not agree with ours.
+        const withDeadline = new Headers(headers);
+        withDeadline.set(deadlineHeader as string, formatDeadline(deadline, rules.now()));
+        attemptInit = { ...attemptInit, headers: withDeadline };
+      }
+      const response = await fetchImpl(input, attemptInit);
       if (settled) {
         // The call already ended (an aggressive timeout, a caller abort): nobody will read this one.
         discard(response);
@@ -101,7 +119,7 @@ export function createFetch(options: CreateFetchOptions): ResilientFetch {
 
     try {
       return await policy.execute(
-        (ctx) => attempt(ctx.signal),
+        (ctx) => attempt(ctx.signal, ctx.deadline),
         executeOptions(plan, breakwater, callerSignal),
       );
     } catch (error) {

@@ -2,9 +2,10 @@
 // 127.0.0.1 port 0. What one adapter does, the other does.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { limits } from '@breakwater/core';
+import { limits, retry } from '@breakwater/core';
 import { breakwater as expressBreakwater } from '@breakwater/express';
 import { breakwater as fastifyBreakwater } from '@breakwater/fastify';
+import { createFetch } from '@breakwater/fetch';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -172,3 +173,51 @@ for (const [name, start] of Object.entries(frameworks)) {
     });
   });
 }
+
+describe('deadline propagation across two hops', () => {
+  it('client → service A (Express) → service B (Fastify): B answers by the deadline the client set', async () => {
+    const seenByB: (number | undefined)[] = [];
+    const b = Fastify();
+    await b.register(fastifyBreakwater, {});
+    b.get('/inner', async (request) => {
+      seenByB.push(request.breakwater?.deadline);
+      return { ok: true };
+    });
+    await b.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(async () => {
+      b.server.closeAllConnections();
+      await b.close();
+    });
+    const bUrl = `http://127.0.0.1:${(b.server.address() as AddressInfo).port}`;
+    const outbound = createFetch({ policy: retry({ maxAttempts: 1 }) });
+    const seenByA: (number | undefined)[] = [];
+    const a = express();
+    a.use(expressBreakwater({ timeout: 30_000 }));
+    a.get('/outer', async (req, res) => {
+      seenByA.push(req.breakwater?.deadline);
+      const inner = await outbound(`${bUrl}/inner`, {
+        signal: req.breakwater!.signal,
+        breakwater: { deadline: req.breakwater!.deadline },
+      });
+      res.status(inner.status).json(await inner.json());
+    });
+    const server = a.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(async () => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const before = Date.now();
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/outer`, {
+      headers: { 'x-request-timeout-ms': '3000' },
+    });
+    expect(res.status).toBe(200);
+    const [aDeadline] = seenByA;
+    const [bDeadline] = seenByB;
+    expect(aDeadline).toBeGreaterThanOrEqual(before + 3_000);
+    expect(aDeadline).toBeLessThan(before + 30_000); // the client's 3 s, not A's own 30 s
+    // B got what was left of the same deadline. Relative ms carry no clock skew but do gain the hop's
+    // transit time (B counts from when it read the header): on loopback, a few ms at most.
+    expect(Math.abs(bDeadline! - aDeadline!)).toBeLessThan(250);
+  });
+});
