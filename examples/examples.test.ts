@@ -16,6 +16,10 @@ const expected: Record<string, RegExp> = {
     /^3 reads, 1 load: \{"sku":"A1","cents":1999\}\ncharged \{"charge":1\}, replayed \{"charge":1\}$/,
   'express-api/main.ts': /^200 200 200 200 200 429 429$/,
   'fastify-api/main.ts': /^200 200 200 200 200 429 429\n504$/,
+  'outbound-fetch/main.ts':
+    /^answer 1, the deadline sent\nanswer 3, the deadline sent\nanswer 4, the deadline sent\nanswer 5, the deadline sent$/,
+  'redis-cluster-cache/main.ts':
+    /^(a process read 100 × \{"sku":"A1","cents":1999\}\n){3}3 processes × 100 reads, 1 origin load$/,
   'policies/cache.ts': /^100 readers, 1 load, load #1\nafter invalidateTag: load #2$/,
   'otel/main.ts':
     /breakwater\.events .*"breakwater\.event":"retry".* 2\n[\s\S]*breakwater\.circuit\.state .* 0/,
