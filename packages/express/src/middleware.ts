@@ -1,10 +1,16 @@
 import {
   type Admitted,
   type ErrorResponse,
+  errorResponse,
+  REPLAYED_HEADER,
   Refusal,
   type RequestBreakwater,
+  ServerErrorResponse,
   type ServerOptions,
+  type StoredResponse,
   serverPlan,
+  storedBody,
+  storeResponse,
 } from '@breakwater/http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
@@ -25,6 +31,39 @@ function send(res: Response, response: ErrorResponse): void {
     return;
   }
   res.status(response.status).set(response.headers).send(JSON.stringify(response.body));
+}
+
+/** Records what the handler sends; resolves with it when the response finishes. */
+function capture(res: Response): Promise<StoredResponse> {
+  const chunks: Buffer[] = [];
+  const keep = (chunk: unknown, encoding?: unknown) => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    chunks.push(
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+        : Buffer.from(chunk as Uint8Array),
+    );
+  };
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => Response;
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    keep(chunk, rest[0]);
+    return write(chunk, ...rest);
+  }) as Response['write'];
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    keep(chunk, rest[0]);
+    return end(chunk, ...rest);
+  }) as Response['end'];
+  return new Promise((resolve, reject) => {
+    res.once('finish', () => resolve(storeResponse(res.statusCode, res.getHeaders(), Buffer.concat(chunks))));
+    res.once('close', () => {
+      if (!res.writableFinished) reject(new Error('the client went away'));
+    });
+  });
+}
+
+function replay(res: Response, stored: StoredResponse): void {
+  res.status(stored.status).set(stored.headers).set(REPLAYED_HEADER, 'true').end(storedBody(stored));
 }
 
 /**
@@ -52,7 +91,40 @@ export function breakwater(options: BreakwaterOptions = {}): RequestHandler {
           admitted.onLateRefusal((late) => {
             if (!res.writableEnded) send(res, late);
           });
-          next();
+          const idempotency = plan.idempotency;
+          const decision =
+            idempotency?.decide({
+              method: req.method,
+              headers: req.headers,
+              route: req.baseUrl + req.path,
+              body: req.body,
+              tenant: admitted.key,
+            }) ?? ({ kind: 'skip' } as const);
+          if (decision.kind === 'skip') {
+            next();
+            return;
+          }
+          if (decision.kind === 'refuse') {
+            send(res, decision.response);
+            return;
+          }
+          idempotency!
+            .run(decision, admitted.signal, () => {
+              const captured = capture(res);
+              next();
+              return captured;
+            })
+            .then(
+              ({ replayed, response }) => {
+                if (replayed && !res.headersSent) replay(res, response);
+              },
+              (error: unknown) => {
+                if (error instanceof ServerErrorResponse || res.headersSent) return;
+                const refusal = errorResponse(error);
+                if (refusal !== undefined) send(res, refusal);
+                else if (!gone.signal.aborted) next(error);
+              },
+            );
         },
         (error: unknown) => {
           if (error instanceof Refusal) send(res, error.response);

@@ -1,9 +1,16 @@
 import {
   type ErrorResponse,
+  errorResponse,
+  REPLAYED_HEADER,
   Refusal,
   type RequestBreakwater,
+  ServerErrorResponse,
   type ServerOptions,
+  type ServerPlan,
+  type StoredResponse,
   serverPlan,
+  storedBody,
+  storeResponse,
 } from '@breakwater/http';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
@@ -38,6 +45,12 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
     if (own === undefined) return;
     perRoute.set(route, own === false ? undefined : serverPlan('@breakwater/fastify', { ...base, ...own }));
   });
+  // Per request: the plan that admitted it (for the preHandler), and the capture of an idempotent run.
+  const plans = new WeakMap<object, ServerPlan>();
+  const captures = new WeakMap<
+    object,
+    { resolve: (r: StoredResponse) => void; reject: (e: Error) => void }
+  >();
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config as { breakwater?: BreakwaterOptions | false } | undefined;
     const own = config?.breakwater;
@@ -62,6 +75,7 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
         gone.signal,
       );
       request.breakwater = { signal: admitted.signal, deadline: admitted.deadline, key: admitted.key };
+      plans.set(request, plan);
       reply.raw.once('close', admitted.finish);
       admitted.onLateRefusal((late) => send(reply, late));
     } catch (error) {
@@ -71,6 +85,70 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
       }
       throw error;
     }
+  });
+  // Idempotency runs after body parsing, so the fingerprint sees the body.
+  app.addHook('preHandler', async (request, reply) => {
+    const plan = plans.get(request);
+    const idempotency = plan?.idempotency;
+    if (idempotency === undefined || request.breakwater === undefined) return;
+    const decision = idempotency.decide({
+      method: request.method,
+      headers: request.headers,
+      route: request.routeOptions.url ?? request.url.split('?')[0]!,
+      body: request.body,
+      tenant: request.breakwater.key,
+    });
+    if (decision.kind === 'skip') return;
+    if (decision.kind === 'refuse') {
+      send(reply, decision.response);
+      return reply;
+    }
+    type Next =
+      | { kind: 'run' }
+      | { kind: 'replay'; response: StoredResponse }
+      | { kind: 'error'; error: unknown };
+    const next = await new Promise<Next>((decide) => {
+      idempotency
+        .run(decision, request.breakwater!.signal, () => {
+          decide({ kind: 'run' });
+          return new Promise<StoredResponse>((resolve, reject) => {
+            captures.set(request, { resolve, reject });
+            reply.raw.once('close', () => {
+              if (!reply.raw.writableFinished) reject(new Error('the client went away'));
+            });
+          });
+        })
+        .then(
+          ({ replayed, response }) => {
+            if (replayed) decide({ kind: 'replay', response });
+          },
+          (error: unknown) => {
+            if (!(error instanceof ServerErrorResponse)) decide({ kind: 'error', error });
+          },
+        );
+    });
+    if (next.kind === 'run') return;
+    if (next.kind === 'replay') {
+      void reply
+        .code(next.response.status)
+        .headers(next.response.headers)
+        .header(REPLAYED_HEADER, 'true')
+        .send(storedBody(next.response));
+      return reply;
+    }
+    const refusal = errorResponse(next.error);
+    if (refusal === undefined) throw next.error;
+    send(reply, refusal);
+    return reply;
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    const capture = captures.get(request);
+    if (capture !== undefined) {
+      captures.delete(request);
+      const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : '';
+      capture.resolve(storeResponse(reply.statusCode, reply.getHeaders(), body));
+    }
+    return payload;
   });
 };
 

@@ -2,18 +2,27 @@
 // 127.0.0.1 port 0. What one adapter does, the other does.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { limits, retry } from '@breakwater/core';
+import { limits, memoryIdempotencyStore, retry } from '@breakwater/core';
 import { breakwater as expressBreakwater } from '@breakwater/express';
 import { breakwater as fastifyBreakwater } from '@breakwater/fastify';
 import { createFetch } from '@breakwater/fetch';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { keys } from './keys.js';
 import type { ServerOptions } from './server.js';
 
 interface Log {
   /** Requests the handler saw, with whether their signal aborted and why. */
   seen: { deadline: number | undefined; aborted?: string }[];
+  /** POST /orders handler runs. */
+  orders?: number;
+}
+
+/** The order a POST /orders makes: what both frameworks answer, with a cookie that must never be replayed. */
+function order(log: Log, body: unknown) {
+  log.orders = (log.orders ?? 0) + 1;
+  return { id: log.orders, item: (body as { item?: unknown } | undefined)?.item ?? null };
 }
 
 type Start = (options: ServerOptions, log: Log) => Promise<{ url: string; close: () => Promise<void> }>;
@@ -35,7 +44,16 @@ function work(bw: { signal: AbortSignal; deadline: number | undefined } | undefi
 const frameworks: Record<string, Start> = {
   express: async (options, log) => {
     const app = express();
+    app.use(express.json());
     app.use(expressBreakwater(options));
+    app.post('/orders', (req, res) => {
+      const made = order(log, req.body);
+      res.status(201).set('set-cookie', 'session=secret').set('location', `/orders/${made.id}`).json(made);
+    });
+    app.post('/fail', (_req, res) => {
+      log.orders = (log.orders ?? 0) + 1;
+      res.status(500).json({ failed: true });
+    });
     app.get('/work', async (req, res) => {
       await work(req.breakwater, Number(req.query.ms ?? 0), log);
       if (!res.headersSent) res.json({ ok: true, deadline: req.breakwater?.deadline ?? null });
@@ -53,6 +71,16 @@ const frameworks: Record<string, Start> = {
   fastify: async (options, log) => {
     const app = Fastify();
     await app.register(fastifyBreakwater, options);
+    app.post('/orders', async (request, reply) => {
+      const made = order(log, request.body);
+      void reply.code(201).header('set-cookie', 'session=secret').header('location', `/orders/${made.id}`);
+      return made;
+    });
+    app.post('/fail', async (_request, reply) => {
+      log.orders = (log.orders ?? 0) + 1;
+      void reply.code(500);
+      return { failed: true };
+    });
     app.get('/work', async (request, reply) => {
       await work(request.breakwater, Number((request.query as { ms?: string }).ms ?? 0), log);
       if (!reply.sent) return { ok: true, deadline: request.breakwater?.deadline ?? null };
@@ -166,6 +194,91 @@ for (const [name, start] of Object.entries(frameworks)) {
       expect(log.seen[0]!.aborted).toMatch(/went away/);
       await until(() => true, '');
       expect((await fetch(`${url}/work`)).status).toBe(200); // the slot was released
+    });
+
+    describe('Idempotency-Key', () => {
+      const post = (
+        url: string,
+        key: string | undefined,
+        body: unknown,
+        headers: Record<string, string> = {},
+      ) =>
+        fetch(`${url}/orders`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(key === undefined ? {} : { 'idempotency-key': key }),
+            ...headers,
+          },
+          body: JSON.stringify(body),
+        });
+
+      it('runs a POST once and replays its status, allowed headers and body, never Set-Cookie', async () => {
+        const { url, log } = await serve({ idempotency: { store: memoryIdempotencyStore() } });
+        const first = await post(url, '"order-1"', { item: 'book' });
+        expect(first.status).toBe(201);
+        expect(first.headers.get('set-cookie')).toBe('session=secret');
+        const firstBody = await first.json();
+        const again = await post(url, 'order-1', { item: 'book' }); // a bare token is the same key
+        expect(again.status).toBe(201);
+        expect(again.headers.get('idempotent-replayed')).toBe('true');
+        expect(again.headers.get('set-cookie')).toBeNull();
+        expect(again.headers.get('location')).toBe('/orders/1');
+        expect(await again.json()).toEqual(firstBody);
+        expect(log.orders).toBe(1);
+      });
+
+      it('answers 422 for the key reused with another body, 400 for a malformed or missing (required) key', async () => {
+        const { url, log } = await serve({
+          idempotency: { store: memoryIdempotencyStore(), required: true },
+        });
+        expect((await post(url, 'k1', { item: 'a' })).status).toBe(201);
+        const reused = await post(url, 'k1', { item: 'b' });
+        expect(reused.status).toBe(422);
+        expect(await reused.json()).toMatchObject({ code: 'BW_IDEMPOTENCY_MISMATCH' });
+        const malformed = await post(url, '"unterminated', { item: 'a' });
+        expect(malformed.status).toBe(400);
+        expect(await malformed.json()).toMatchObject({ code: 'BW_IDEMPOTENCY_KEY_MALFORMED' });
+        expect((await post(url, `"${'k'.repeat(256)}"`, {})).status).toBe(400);
+        const missing = await post(url, undefined, { item: 'a' });
+        expect(missing.status).toBe(400);
+        expect(await missing.json()).toMatchObject({ code: 'BW_IDEMPOTENCY_KEY_MISSING' });
+        expect(log.orders).toBe(1);
+      });
+
+      it("never replays one tenant's response to another using the same key", async () => {
+        const { url, log } = await serve({
+          idempotency: { store: memoryIdempotencyStore() },
+          key: keys.header('x-tenant'),
+        });
+        const a = await post(url, 'same', { item: 'x' }, { 'x-tenant': 'acme' });
+        const b = await post(url, 'same', { item: 'x' }, { 'x-tenant': 'globex' });
+        expect(a.status).toBe(201);
+        expect(b.status).toBe(201);
+        expect(b.headers.get('idempotent-replayed')).toBeNull();
+        expect([((await a.json()) as { id: number }).id, ((await b.json()) as { id: number }).id]).toEqual([
+          1, 2,
+        ]);
+        expect(log.orders).toBe(2);
+      });
+
+      it('runs 50 concurrent duplicates once: the rest replay or get 409', async () => {
+        const { url, log } = await serve({ idempotency: { store: memoryIdempotencyStore() } });
+        const statuses = await Promise.all(
+          Array.from({ length: 50 }, () => post(url, 'dup', { item: 'z' }).then((r) => r.status)),
+        );
+        expect(log.orders).toBe(1);
+        expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+        expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(1);
+      });
+
+      it('frees the key after a 5xx, so the client can try again', async () => {
+        const { url, log } = await serve({ idempotency: { store: memoryIdempotencyStore() } });
+        const fail = () => fetch(`${url}/fail`, { method: 'POST', headers: { 'idempotency-key': 'f' } });
+        expect((await fail()).status).toBe(500);
+        expect((await fail()).status).toBe(500);
+        expect(log.orders).toBe(2);
+      });
     });
 
     it('refuses unknown options at startup, naming them', async () => {

@@ -11,6 +11,14 @@ export {
   readDeadline,
   toSfString,
 } from './headers.js';
+export {
+  type HttpIdempotencyOptions,
+  type IdempotencyDecision,
+  type IdempotencyPlan,
+  type IdempotentRequest,
+  idempotencyPlan,
+  ServerErrorResponse,
+} from './idempotent-responses.js';
 export { type IpKeyOptions, ipv6Prefix, type KeyFunction, keys, type RequestLike } from './keys.js';
 export {
   type ErrorResponse,

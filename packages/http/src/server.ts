@@ -15,6 +15,11 @@ import {
   timeout,
 } from '@breakwater/core';
 import { DEADLINE_HEADER, readDeadline } from './headers.js';
+import {
+  type HttpIdempotencyOptions,
+  type IdempotencyPlan,
+  idempotencyPlan,
+} from './idempotent-responses.js';
 import type { KeyFunction, RequestLike } from './keys.js';
 import { type ErrorResponse, errorResponse } from './problem.js';
 
@@ -33,6 +38,8 @@ export interface ServerOptions {
   key?: KeyFunction;
   /** The priority of a request for `loadShed`. @default 'default' */
   priority?: (request: RequestLike) => Priority;
+  /** Idempotency-Key handling for unsafe methods: stored responses replayed, scoped by `key`. */
+  idempotency?: HttpIdempotencyOptions;
 }
 
 export interface ServerRequest extends RequestLike {
@@ -67,12 +74,23 @@ export class Refusal extends Error {
   }
 }
 
-const OPTIONS = ['timeout', 'loadShed', 'rateLimit', 'bulkhead', 'deadline', 'key', 'priority'] as const;
+const OPTIONS = [
+  'timeout',
+  'loadShed',
+  'rateLimit',
+  'bulkhead',
+  'deadline',
+  'key',
+  'priority',
+  'idempotency',
+] as const;
 const isPolicy = (x: unknown): x is Policy => typeof (x as Policy | undefined)?.execute === 'function';
 
 export interface ServerPlan {
   /** Runs the request into the pipeline: resolves when the handler may run, rejects with a `Refusal` (or the error) when not. */
   admit(request: ServerRequest, clientGone: AbortSignal): Promise<Admitted>;
+  /** The Idempotency-Key handling, when configured. */
+  readonly idempotency: IdempotencyPlan | undefined;
 }
 
 export function serverPlan(adapter: string, options: ServerOptions = {}): ServerPlan {
@@ -140,7 +158,10 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
     return policy;
   };
 
+  const idempotent =
+    options.idempotency === undefined ? undefined : idempotencyPlan(adapter, options.idempotency);
   return {
+    idempotency: idempotent,
     admit(request, clientGone) {
       const now = Date.now();
       const requestKey = key?.(request);
