@@ -50,6 +50,11 @@ const frameworks: Record<string, Start> = {
       const made = order(log, req.body);
       res.status(201).set('set-cookie', 'session=secret').set('location', `/orders/${made.id}`).json(made);
     });
+    app.post('/slow', async (req, res) => {
+      log.orders = (log.orders ?? 0) + 1;
+      await work(req.breakwater, Number(req.query.ms ?? 0), log);
+      if (!req.breakwater!.signal.aborted) res.status(201).json({ slow: true });
+    });
     app.post('/fail', (_req, res) => {
       log.orders = (log.orders ?? 0) + 1;
       res.status(500).json({ failed: true });
@@ -75,6 +80,12 @@ const frameworks: Record<string, Start> = {
       const made = order(log, request.body);
       void reply.code(201).header('set-cookie', 'session=secret').header('location', `/orders/${made.id}`);
       return made;
+    });
+    app.post('/slow', async (request, reply) => {
+      log.orders = (log.orders ?? 0) + 1;
+      await work(request.breakwater, Number((request.query as { ms?: string }).ms ?? 0), log);
+      void reply.code(201);
+      return { slow: true };
     });
     app.post('/fail', async (_request, reply) => {
       log.orders = (log.orders ?? 0) + 1;
@@ -270,6 +281,27 @@ for (const [name, start] of Object.entries(frameworks)) {
         expect(log.orders).toBe(1);
         expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
         expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(1);
+      });
+
+      it('stores nothing when the client goes away mid-request: the same key runs again', async () => {
+        const { url, log } = await serve({ idempotency: { store: memoryIdempotencyStore() } });
+        const slow = (ms: number, signal?: AbortSignal) =>
+          fetch(`${url}/slow?ms=${ms}`, { method: 'POST', headers: { 'idempotency-key': 'left' }, signal });
+        const client = new AbortController();
+        const first = slow(10_000, client.signal).catch(() => 'aborted');
+        await until(() => log.orders === 1, 'the first request is running');
+        client.abort();
+        expect(await first).toBe('aborted');
+        await until(() => log.seen[0]?.aborted !== undefined, "the handler's signal fired");
+        // The claim is released as the aborted call settles; until then the key is in flight (409).
+        let again = await slow(0);
+        for (let i = 0; i < 100 && again.status === 409; i++) {
+          await new Promise((r) => setTimeout(r, 10));
+          again = await slow(0);
+        }
+        expect(again.status).toBe(201);
+        expect(again.headers.get('idempotent-replayed')).toBeNull();
+        expect(log.orders).toBe(2);
       });
 
       it('frees the key after a 5xx, so the client can try again', async () => {
