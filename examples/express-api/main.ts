@@ -1,15 +1,15 @@
 import { limits } from '@breakwater/core';
-import { breakwater, keys } from '@breakwater/express';
+import { breakwater } from '@breakwater/express';
 import express from 'express';
 
 const app = express();
-// Every route: shed what 8 in flight cannot take, 5 requests a second per client, 2 s per request.
+// Every route: shed what 8 in flight cannot take, 5 requests a second in all, 2 s per request. (A limit
+// per client takes a key and a limiter with forKey, such as redisRateLimiter: key: keys.ip().)
 app.use(
   breakwater({
     loadShed: { limit: limits.fixed(8) },
     rateLimit: { limiter: limits.tokenBucket({ ratePerSec: 5, burst: 5 }) },
     timeout: 2_000,
-    key: keys.ip(),
   }),
 );
 app.get('/orders/:id', async (req, res) => {

@@ -1,13 +1,13 @@
 import { limits } from '@breakwater/core';
-import { breakwater, keys } from '@breakwater/fastify';
+import { breakwater } from '@breakwater/fastify';
 import Fastify from 'fastify';
 
 const app = Fastify();
+// Shed what 8 in flight cannot take, 5 requests a second in all, 2 s per request.
 await app.register(breakwater, {
   loadShed: { limit: limits.fixed(8) },
   rateLimit: { limiter: limits.tokenBucket({ ratePerSec: 5, burst: 5 }) },
   timeout: 2_000,
-  key: keys.ip(),
 });
 app.get('/orders/:id', async (request) => {
   const { signal } = request.breakwater!; // aborts if the client leaves or time runs out

@@ -366,3 +366,19 @@ describe('deadline propagation across two hops', () => {
     expect(Math.abs(bDeadline! - aDeadline!)).toBeLessThan(250);
   });
 });
+
+describe('startup warnings', () => {
+  it('warns, with a code, about setups that work but probably not as meant', async () => {
+    const { serverPlan } = await import('./server.js');
+    const codes: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => codes.push(String(w.code));
+    process.on('warning', onWarning);
+    serverPlan('test', { rateLimit: { limiter: limits.tokenBucket({ ratePerSec: 1 }) } });
+    serverPlan('test', { rateLimit: { limiter: limits.tokenBucket({ ratePerSec: 1 }) }, key: keys.ip() });
+    serverPlan('test', { idempotency: { store: memoryIdempotencyStore() } });
+    serverPlan('test', { idempotency: { store: memoryIdempotencyStore() }, key: keys.ip() }); // no warning
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', onWarning);
+    expect(codes).toEqual(['BW_RATE_LIMIT_NOT_KEYED', 'BW_IDEMPOTENCY_UNSCOPED']); // one shared limit is a choice, not a mistake
+  });
+});

@@ -160,6 +160,20 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
 
   const idempotent =
     options.idempotency === undefined ? undefined : idempotencyPlan(adapter, options.idempotency);
+  // Startup warnings, coded: a setup that works but probably not as meant.
+  const warn = (code: string, message: string) => process.emitWarning(`${adapter}: ${message}`, { code });
+  if (limiter !== undefined && key !== undefined && typeof limiter.forKey !== 'function') {
+    warn(
+      'BW_RATE_LIMIT_NOT_KEYED',
+      'rateLimit with a `key`, but the limiter has no forKey(): every key shares one limit',
+    );
+  }
+  if (idempotent !== undefined && key === undefined) {
+    warn(
+      'BW_IDEMPOTENCY_UNSCOPED',
+      "idempotency without a `key`: records are not scoped per tenant or client, so one client may replay another's response",
+    );
+  }
   return {
     idempotency: idempotent,
     admit(request, clientGone) {
