@@ -38,12 +38,16 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
   const { ...base } = options as BreakwaterOptions & Record<string, unknown>;
   for (const k of ['prefix', 'logLevel', 'logSerializers']) delete (base as Record<string, unknown>)[k];
   const global = serverPlan('@breakwater/fastify', base);
-  const perRoute = new Map<object, ReturnType<typeof serverPlan> | undefined>();
+  // A route's own plan, by its method(s) and URL: built when the route is added, so a bad per-route
+  // option fails startup too; built on first use for a route added some other way.
+  const perRoute = new Map<string, ServerPlan>();
+  const routeKey = (method: string | readonly string[], url: string) =>
+    `${typeof method === 'string' ? method : method.join(',')} ${url}`;
   app.decorateRequest('breakwater', undefined);
   app.addHook('onRoute', (route) => {
     const own = (route.config as { breakwater?: BreakwaterOptions | false } | undefined)?.breakwater;
-    if (own === undefined) return;
-    perRoute.set(route, own === false ? undefined : serverPlan('@breakwater/fastify', { ...base, ...own }));
+    if (own === undefined || own === false) return;
+    perRoute.set(routeKey(route.method, route.url), serverPlan('@breakwater/fastify', { ...base, ...own }));
   });
   // Per request: the plan that admitted it (for the preHandler), and the capture of an idempotent run.
   const plans = new WeakMap<object, ServerPlan>();
@@ -57,11 +61,14 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
     if (own === false) return;
     let plan = global;
     if (own !== undefined) {
-      // Built once per route's config object.
-      let cached = perRoute.get(config as object);
+      const key = routeKey(
+        request.routeOptions.method ?? request.method,
+        request.routeOptions.url ?? request.url,
+      );
+      let cached = perRoute.get(key);
       if (cached === undefined) {
         cached = serverPlan('@breakwater/fastify', { ...base, ...own });
-        perRoute.set(config as object, cached);
+        perRoute.set(key, cached);
       }
       plan = cached;
     }
