@@ -315,6 +315,17 @@ for (const [name, start] of Object.entries(frameworks)) {
 
     it('refuses unknown options at startup, naming them', async () => {
       await expect(start({ timout: 5 } as never, { seen: [] })).rejects.toThrow(/unknown option "timout"/);
+      const store = memoryIdempotencyStore();
+      await expect(start({ idempotency: { store, methods: 'POST' } } as never, { seen: [] })).rejects.toThrow(
+        /"idempotency.methods" must be an array/,
+      );
+      await expect(start({ idempotency: { store, required: 'yes' } } as never, { seen: [] })).rejects.toThrow(
+        /"idempotency.required" must be a boolean/,
+      );
+      await expect(start({ idempotency: { store, wait: 5 } } as never, { seen: [] })).rejects.toThrow(
+        /unknown option "idempotency.wait"/,
+      );
+      await expect(start({ idempotency: {} } as never, { seen: [] })).rejects.toThrow(/"idempotency.store"/);
     });
   });
 }

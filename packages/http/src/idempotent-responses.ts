@@ -69,8 +69,24 @@ export function idempotencyPlan(adapter: string, options: HttpIdempotencyOptions
       `${adapter}: option "idempotency.store" must be an IdempotencyStore (memoryIdempotencyStore(), redisIdempotencyStore(…))`,
     );
   }
-  const methods = new Set((options.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()));
-  const header = (options.header ?? 'idempotency-key').toLowerCase();
+  for (const name of Object.keys(options)) {
+    if (!['store', 'required', 'methods', 'ttlMs', 'leaseMs', 'waitMs', 'header'].includes(name)) {
+      throw new TypeError(`${adapter}: unknown option "idempotency.${name}"`);
+    }
+  }
+  const givenMethods = options.methods ?? ['POST', 'PATCH'];
+  if (!Array.isArray(givenMethods) || !givenMethods.every((m) => typeof m === 'string' && m !== '')) {
+    throw new TypeError(`${adapter}: option "idempotency.methods" must be an array of method names`);
+  }
+  const methods = new Set(givenMethods.map((m: string) => m.toUpperCase()));
+  const givenHeader = options.header ?? 'idempotency-key';
+  if (typeof givenHeader !== 'string' || givenHeader === '') {
+    throw new TypeError(`${adapter}: option "idempotency.header" must be a header name`);
+  }
+  if (options.required !== undefined && typeof options.required !== 'boolean') {
+    throw new TypeError(`${adapter}: option "idempotency.required" must be a boolean`);
+  }
+  const header = givenHeader.toLowerCase();
   const policy = idempotency({
     store: options.store,
     ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),

@@ -33,7 +33,11 @@ export function redisBus(options: RedisBusOptions): CacheBus {
     'subscriber',
     'channel',
   ]);
-  const channel = keyOf(prefix, 'meta', options.channel ?? 'cache-bus');
+  const channelName = options.channel ?? 'cache-bus';
+  if (typeof channelName !== 'string' || channelName === '') {
+    throw new TypeError('redisBus: option "channel" must be a non-empty string');
+  }
+  const channel = keyOf(prefix, 'meta', channelName);
   const me = randomUUID();
   const handlers = new Set<(message: BusMessage) => void>();
   const deliver = (message: BusMessage) => {

@@ -96,4 +96,12 @@ describe('tieredCacheStore', () => {
     expect(await policy.execute(async () => 'origin again', { key: 'far' })).toBe('origin'); // kept in L1
     down.disconnect();
   });
+
+  it('validates its options, and the bus its own', () => {
+    expect(() => tieredCacheStore({ l1: {} as never, l2: redisCacheStore({ client, prefix }) })).toThrow(
+      /"l1"/,
+    );
+    expect(() => tieredCacheStore({ l1: memoryCacheStore(), l2: {} as never })).toThrow(/"l2"/);
+    expect(() => redisBus({ client, prefix, channel: '' })).toThrow(/redisBus: option "channel"/);
+  });
 });
