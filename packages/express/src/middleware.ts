@@ -1,11 +1,10 @@
 import {
   type Admitted,
+  ClientGoneError,
   type ErrorResponse,
-  errorResponse,
-  REPLAYED_HEADER,
   Refusal,
   type RequestBreakwater,
-  ServerErrorResponse,
+  respond,
   type ServerOptions,
   type StoredResponse,
   serverPlan,
@@ -34,7 +33,7 @@ function send(res: Response, response: ErrorResponse): void {
 }
 
 /** Records what the handler sends; resolves with it when the response finishes. */
-function capture(res: Response): Promise<StoredResponse> {
+function capture(res: Response, headers: readonly string[]): Promise<StoredResponse> {
   const chunks: Buffer[] = [];
   const keep = (chunk: unknown, encoding?: unknown) => {
     if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
@@ -55,21 +54,20 @@ function capture(res: Response): Promise<StoredResponse> {
     return end(chunk, ...rest);
   }) as Response['end'];
   return new Promise((resolve, reject) => {
-    res.once('finish', () => resolve(storeResponse(res.statusCode, res.getHeaders(), Buffer.concat(chunks))));
+    res.once('finish', () =>
+      resolve(storeResponse(res.statusCode, res.getHeaders(), Buffer.concat(chunks), headers)),
+    );
     res.once('close', () => {
-      if (!res.writableFinished) reject(new Error('the client went away'));
+      if (!res.writableFinished) reject(new ClientGoneError());
     });
   });
 }
 
-function replay(res: Response, stored: StoredResponse): void {
-  res.status(stored.status).set(stored.headers).set(REPLAYED_HEADER, 'true').end(storedBody(stored));
-}
-
 /**
- * Express 5 middleware: runs each request through load shed → rate limit → bulkhead → timeout, gives the
- * handler `req.breakwater` (`signal`, `deadline`, `key`), and answers refusals with their status,
- * Retry-After and problem+json. Use it globally (`app.use(breakwater(…))`) or per route.
+ * Express 5 middleware: runs each request through load shed → rate limit → bulkhead → timeout →
+ * idempotency → cache, gives the handler `req.breakwater` (`signal`, `deadline`, `key`), and answers
+ * refusals with their status, Retry-After and problem+json. Use it globally (`app.use(breakwater(…))`)
+ * or per route.
  */
 export function breakwater(options: BreakwaterOptions = {}): RequestHandler {
   const plan = serverPlan('@breakwater/express', options);
@@ -88,43 +86,35 @@ export function breakwater(options: BreakwaterOptions = {}): RequestHandler {
         (admitted: Admitted) => {
           req.breakwater = { signal: admitted.signal, deadline: admitted.deadline, key: admitted.key };
           res.once('close', admitted.finish);
+          if (admitted.headers !== undefined) res.set(admitted.headers);
           admitted.onLateRefusal((late) => {
             if (!res.writableEnded) send(res, late);
           });
-          const idempotency = plan.idempotency;
-          const decision =
-            idempotency?.decide({
-              method: req.method,
-              headers: req.headers,
-              route: req.baseUrl + req.path,
-              body: req.body,
-              tenant: admitted.key,
-            }) ?? ({ kind: 'skip' } as const);
-          if (decision.kind === 'skip') {
-            next();
-            return;
-          }
-          if (decision.kind === 'refuse') {
-            send(res, decision.response);
-            return;
-          }
-          idempotency!
-            .run(decision, admitted.signal, () => {
-              const captured = capture(res);
+          respond(plan, admitted, {
+            method: req.method,
+            headers: req.headers,
+            url: req.originalUrl,
+            route: req.baseUrl + req.path,
+            body: req.body,
+            next: () => next(),
+            capture: (headers) => {
+              const captured = capture(res, headers);
               next();
               return captured;
-            })
-            .then(
-              ({ replayed, response }) => {
-                if (replayed && !res.headersSent) replay(res, response);
-              },
-              (error: unknown) => {
-                if (error instanceof ServerErrorResponse || res.headersSent) return;
-                const refusal = errorResponse(error);
-                if (refusal !== undefined) send(res, refusal);
-                else if (!gone.signal.aborted) next(error);
-              },
-            );
+            },
+            send: (stored, extra) => {
+              res.status(stored.status).set(stored.headers).set(extra).end(storedBody(stored));
+            },
+            refuse: (response) => send(res, response),
+            fail: (error) => next(error),
+            setHeader: (name, value) => res.setHeader(name, value),
+            get started() {
+              return res.headersSent;
+            },
+            get gone() {
+              return gone.signal.aborted;
+            },
+          });
         },
         (error: unknown) => {
           if (error instanceof Refusal) send(res, error.response);

@@ -1,10 +1,10 @@
 import {
+  type Admitted,
+  ClientGoneError,
   type ErrorResponse,
-  errorResponse,
-  REPLAYED_HEADER,
   Refusal,
   type RequestBreakwater,
-  ServerErrorResponse,
+  respond,
   type ServerOptions,
   type ServerPlan,
   type StoredResponse,
@@ -49,11 +49,11 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
     if (own === undefined || own === false) return;
     perRoute.set(routeKey(route.method, route.url), serverPlan('@breakwater/fastify', { ...base, ...own }));
   });
-  // Per request: the plan that admitted it (for the preHandler), and the capture of an idempotent run.
-  const plans = new WeakMap<object, ServerPlan>();
+  // Per request: what admitted it (for the preHandler), and the capture of a run whose response is kept.
+  const admissions = new WeakMap<object, { plan: ServerPlan; admitted: Admitted; gone: AbortSignal }>();
   const captures = new WeakMap<
     object,
-    { resolve: (r: StoredResponse) => void; reject: (e: Error) => void }
+    { resolve: (r: StoredResponse) => void; reject: (e: Error) => void; headers: readonly string[] }
   >();
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config as { breakwater?: BreakwaterOptions | false } | undefined;
@@ -82,8 +82,9 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
         gone.signal,
       );
       request.breakwater = { signal: admitted.signal, deadline: admitted.deadline, key: admitted.key };
-      plans.set(request, plan);
+      admissions.set(request, { plan, admitted, gone: gone.signal });
       reply.raw.once('close', admitted.finish);
+      if (admitted.headers !== undefined) void reply.headers(admitted.headers);
       admitted.onLateRefusal((late) => send(reply, late));
     } catch (error) {
       if (error instanceof Refusal) {
@@ -93,67 +94,58 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
       throw error;
     }
   });
-  // Idempotency runs after body parsing, so the fingerprint sees the body.
+  // Idempotency and cache run after body parsing, so the fingerprint sees the body.
   app.addHook('preHandler', async (request, reply) => {
-    const plan = plans.get(request);
-    const idempotency = plan?.idempotency;
-    if (idempotency === undefined || request.breakwater === undefined) return;
-    const decision = idempotency.decide({
-      method: request.method,
-      headers: request.headers,
-      route: request.routeOptions.url ?? request.url.split('?')[0]!,
-      body: request.body,
-      tenant: request.breakwater.key,
-    });
-    if (decision.kind === 'skip') return;
-    if (decision.kind === 'refuse') {
-      send(reply, decision.response);
-      return reply;
-    }
-    type Next =
-      | { kind: 'run' }
-      | { kind: 'replay'; response: StoredResponse }
-      | { kind: 'error'; error: unknown };
-    const next = await new Promise<Next>((decide) => {
-      idempotency
-        .run(decision, request.breakwater!.signal, () => {
-          decide({ kind: 'run' });
-          return new Promise<StoredResponse>((resolve, reject) => {
-            captures.set(request, { resolve, reject });
+    const admission = admissions.get(request);
+    if (admission === undefined) return;
+    const { plan, admitted, gone } = admission;
+    if (plan.idempotency === undefined && plan.cache === undefined) return;
+    const outcome = await new Promise<'run' | 'sent' | { error: unknown }>((settle) => {
+      respond(plan, admitted, {
+        method: request.method,
+        headers: request.headers,
+        url: request.url,
+        route: request.routeOptions.url ?? request.url.split('?')[0]!,
+        body: request.body,
+        next: () => settle('run'),
+        capture: (headers) => {
+          const captured = new Promise<StoredResponse>((resolve, reject) => {
+            captures.set(request, { resolve, reject, headers });
             reply.raw.once('close', () => {
-              if (!reply.raw.writableFinished) reject(new Error('the client went away'));
+              if (!reply.raw.writableFinished) reject(new ClientGoneError());
             });
           });
-        })
-        .then(
-          ({ replayed, response }) => {
-            if (replayed) decide({ kind: 'replay', response });
-          },
-          (error: unknown) => {
-            if (!(error instanceof ServerErrorResponse)) decide({ kind: 'error', error });
-          },
-        );
+          settle('run');
+          return captured;
+        },
+        send: (stored, extra) => {
+          void reply.code(stored.status).headers(stored.headers).headers(extra).send(storedBody(stored));
+          settle('sent');
+        },
+        refuse: (response) => {
+          send(reply, response);
+          settle('sent');
+        },
+        fail: (error) => settle({ error }),
+        setHeader: (name, value) => void reply.header(name, value),
+        get started() {
+          return reply.sent || reply.raw.headersSent;
+        },
+        get gone() {
+          return gone.aborted;
+        },
+      });
     });
-    if (next.kind === 'run') return;
-    if (next.kind === 'replay') {
-      void reply
-        .code(next.response.status)
-        .headers(next.response.headers)
-        .header(REPLAYED_HEADER, 'true')
-        .send(storedBody(next.response));
-      return reply;
-    }
-    const refusal = errorResponse(next.error);
-    if (refusal === undefined) throw next.error;
-    send(reply, refusal);
-    return reply;
+    if (outcome === 'run') return;
+    if (outcome === 'sent') return reply;
+    throw outcome.error;
   });
   app.addHook('onSend', async (request, reply, payload) => {
     const capture = captures.get(request);
     if (capture !== undefined) {
       captures.delete(request);
       const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : '';
-      capture.resolve(storeResponse(reply.statusCode, reply.getHeaders(), body));
+      capture.resolve(storeResponse(reply.statusCode, reply.getHeaders(), body, capture.headers));
     }
     return payload;
   });

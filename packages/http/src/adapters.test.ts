@@ -2,124 +2,22 @@
 // 127.0.0.1 port 0. What one adapter does, the other does.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { limits, memoryIdempotencyStore, retry } from '@breakwater/core';
+import { limits, memoryCacheStore, memoryIdempotencyStore, retry } from '@breakwater/core';
 import { breakwater as expressBreakwater } from '@breakwater/express';
 import { breakwater as fastifyBreakwater } from '@breakwater/fastify';
 import { createFetch } from '@breakwater/fetch';
 import express from 'express';
 import Fastify from 'fastify';
+import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keys } from './keys.js';
 import type { ServerOptions } from './server.js';
-
-interface Log {
-  /** Requests the handler saw, with whether their signal aborted and why. */
-  seen: { deadline: number | undefined; aborted?: string }[];
-  /** POST /orders handler runs. */
-  orders?: number;
-}
-
-/** The order a POST /orders makes: what both frameworks answer, with a cookie that must never be replayed. */
-function order(log: Log, body: unknown) {
-  log.orders = (log.orders ?? 0) + 1;
-  return { id: log.orders, item: (body as { item?: unknown } | undefined)?.item ?? null };
-}
-
-type Start = (options: ServerOptions, log: Log) => Promise<{ url: string; close: () => Promise<void> }>;
-
-/** The handler both frameworks run: waits `ms` or until its signal aborts, and records what it saw. */
-function work(bw: { signal: AbortSignal; deadline: number | undefined } | undefined, ms: number, log: Log) {
-  const entry: Log['seen'][number] = { deadline: bw?.deadline };
-  log.seen.push(entry);
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    bw?.signal.addEventListener('abort', () => {
-      entry.aborted = String((bw.signal.reason as Error)?.message ?? bw.signal.reason);
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-const frameworks: Record<string, Start> = {
-  express: async (options, log) => {
-    const app = express();
-    app.use(express.json());
-    app.use(expressBreakwater(options));
-    app.post('/orders', (req, res) => {
-      const made = order(log, req.body);
-      res.status(201).set('set-cookie', 'session=secret').set('location', `/orders/${made.id}`).json(made);
-    });
-    app.post('/slow', async (req, res) => {
-      log.orders = (log.orders ?? 0) + 1;
-      await work(req.breakwater, Number(req.query.ms ?? 0), log);
-      if (!req.breakwater!.signal.aborted) res.status(201).json({ slow: true });
-    });
-    app.post('/fail', (_req, res) => {
-      log.orders = (log.orders ?? 0) + 1;
-      res.status(500).json({ failed: true });
-    });
-    app.get('/work', async (req, res) => {
-      await work(req.breakwater, Number(req.query.ms ?? 0), log);
-      if (!res.headersSent) res.json({ ok: true, deadline: req.breakwater?.deadline ?? null });
-    });
-    const server = app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: async () => {
-        server.closeAllConnections();
-        server.close();
-      },
-    };
-  },
-  fastify: async (options, log) => {
-    const app = Fastify();
-    await app.register(fastifyBreakwater, options);
-    app.post('/orders', async (request, reply) => {
-      const made = order(log, request.body);
-      void reply.code(201).header('set-cookie', 'session=secret').header('location', `/orders/${made.id}`);
-      return made;
-    });
-    app.post('/slow', async (request, reply) => {
-      log.orders = (log.orders ?? 0) + 1;
-      await work(request.breakwater, Number((request.query as { ms?: string }).ms ?? 0), log);
-      void reply.code(201);
-      return { slow: true };
-    });
-    app.post('/fail', async (_request, reply) => {
-      log.orders = (log.orders ?? 0) + 1;
-      void reply.code(500);
-      return { failed: true };
-    });
-    app.get('/work', async (request, reply) => {
-      await work(request.breakwater, Number((request.query as { ms?: string }).ms ?? 0), log);
-      if (!reply.sent) return { ok: true, deadline: request.breakwater?.deadline ?? null };
-      return reply;
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    return {
-      url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
-      close: async () => {
-        app.server.closeAllConnections();
-        await app.close();
-      },
-    };
-  },
-};
+import { frameworks, type Log, post, until } from './test-servers.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
-
-async function until(condition: () => boolean, what: string) {
-  const end = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`not in time: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 for (const [name, start] of Object.entries(frameworks)) {
   describe(`@breakwater/${name}`, () => {
@@ -208,22 +106,6 @@ for (const [name, start] of Object.entries(frameworks)) {
     });
 
     describe('Idempotency-Key', () => {
-      const post = (
-        url: string,
-        key: string | undefined,
-        body: unknown,
-        headers: Record<string, string> = {},
-      ) =>
-        fetch(`${url}/orders`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            ...(key === undefined ? {} : { 'idempotency-key': key }),
-            ...headers,
-          },
-          body: JSON.stringify(body),
-        });
-
       it('runs a POST once and replays its status, allowed headers and body, never Set-Cookie', async () => {
         const { url, log } = await serve({ idempotency: { store: memoryIdempotencyStore() } });
         const first = await post(url, '"order-1"', { item: 'book' });
@@ -273,11 +155,18 @@ for (const [name, start] of Object.entries(frameworks)) {
         expect(log.orders).toBe(2);
       });
 
-      it('runs 50 concurrent duplicates once: the rest replay or get 409', async () => {
+      it('runs 1,000 concurrent duplicates once: the rest replay or get 409', async () => {
         const { url, log } = await serve({ idempotency: { store: memoryIdempotencyStore() } });
+        const agent = new Agent({ connections: 100 });
         const statuses = await Promise.all(
-          Array.from({ length: 50 }, () => post(url, 'dup', { item: 'z' }).then((r) => r.status)),
+          Array.from({ length: 1_000 }, () =>
+            post(url, 'dup', { item: 'z' }, {}, agent).then(async (r) => {
+              await r.arrayBuffer();
+              return r.status;
+            }),
+          ),
         );
+        await agent.close();
         expect(log.orders).toBe(1);
         expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
         expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(1);
@@ -310,6 +199,183 @@ for (const [name, start] of Object.entries(frameworks)) {
         expect((await fail()).status).toBe(500);
         expect((await fail()).status).toBe(500);
         expect(log.orders).toBe(2);
+      });
+    });
+
+    describe('RateLimit headers', () => {
+      const bucket = () => limits.tokenBucket({ ratePerSec: 1, burst: 2 });
+
+      it("sends draft 8's RateLimit and RateLimit-Policy on answers and on the 429, with the quota's name", async () => {
+        const { url } = await serve({ rateLimit: { limiter: bucket(), name: 'api' } });
+        const first = await fetch(`${url}/work`);
+        expect(first.status).toBe(200);
+        expect(first.headers.get('ratelimit-policy')).toBe('"api";q=2;w=2');
+        expect(first.headers.get('ratelimit')).toBe('"api";r=1;t=1');
+        await fetch(`${url}/work`);
+        const refused = await fetch(`${url}/work`);
+        expect(refused.status).toBe(429);
+        expect(refused.headers.get('ratelimit')).toMatch(/^"api";r=0;t=[12]$/);
+        expect(refused.headers.get('ratelimit-policy')).toBe('"api";q=2;w=2');
+        expect(refused.headers.get('retry-after')).toBe('1');
+      });
+
+      it('sends drafts 6 and 7 when asked, and none with standardHeaders: false', async () => {
+        const six = await serve({ rateLimit: { limiter: bucket(), standardHeaders: 'draft-6' } });
+        const a = await fetch(`${six.url}/work`);
+        expect([a.headers.get('ratelimit-limit'), a.headers.get('ratelimit-remaining')]).toEqual(['2', '1']);
+        expect(a.headers.get('ratelimit-reset')).toBe('1');
+        expect(a.headers.get('ratelimit-policy')).toBe('2;w=2');
+        const seven = await serve({ rateLimit: { limiter: bucket(), standardHeaders: 'draft-7' } });
+        const b = await fetch(`${seven.url}/work`);
+        expect(b.headers.get('ratelimit')).toBe('limit=2, remaining=1, reset=1');
+        const none = await serve({ rateLimit: { limiter: bucket(), standardHeaders: false } });
+        const c = await fetch(`${none.url}/work`);
+        expect(c.headers.get('ratelimit')).toBeNull();
+        expect(c.headers.get('ratelimit-policy')).toBeNull();
+        await expect(
+          start({ rateLimit: { limiter: bucket(), standardHeaders: 'draft-9' } } as never, { seen: [] }),
+        ).rejects.toThrow(/"rateLimit.standardHeaders" must be 'draft-6', 'draft-7', 'draft-8' or false/);
+      });
+
+      it('limits each client on its own with a keyed in-process bucket, its partition key hashed', async () => {
+        const { url } = await serve({
+          rateLimit: { limiter: limits.tokenBucket({ ratePerSec: 0.5, burst: 1 }) },
+          key: keys.header('x-client'),
+        });
+        const as = (client: string) => fetch(`${url}/work`, { headers: { 'x-client': client } });
+        const a = await as('a');
+        expect(a.status).toBe(200);
+        expect((await as('a')).status).toBe(429);
+        const b = await as('b');
+        expect(b.status).toBe(200); // b has a bucket of its own
+        const pkA = a.headers.get('ratelimit-policy')?.match(/;pk=:([^:]+):/)?.[1];
+        const pkB = b.headers.get('ratelimit-policy')?.match(/;pk=:([^:]+):/)?.[1];
+        expect(pkA).toBeDefined();
+        expect(pkA).not.toBe(pkB);
+        expect(a.headers.get('ratelimit-policy')).not.toContain('a:'); // the key itself never leaves
+      });
+    });
+
+    describe('cache', () => {
+      it('serves a GET from the cache, one handler run for concurrent requests, marked by Cache-Status', async () => {
+        const { url, log } = await serve({ cache: { store: memoryCacheStore(), ttlMs: 60_000 } });
+        const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/items/7?ms=100`)));
+        expect(log.items).toBe(1);
+        const bodies = await Promise.all(answers.map((r) => r.json()));
+        expect(new Set(bodies.map((b) => JSON.stringify(b)))).toEqual(new Set(['{"id":"7","run":1}']));
+        expect(answers.every((r) => r.status === 200 && r.headers.get('etag') === '"7-1"')).toBe(true);
+        const statuses = answers.map((r) => r.headers.get('cache-status'));
+        expect(statuses.filter((s) => s === 'breakwater; fwd=miss')).toHaveLength(1);
+        expect(statuses.filter((s) => s === 'breakwater; hit')).toHaveLength(19);
+        const later = await fetch(`${url}/items/7?ms=100`);
+        expect(later.headers.get('cache-status')).toBe('breakwater; hit');
+        expect(later.headers.get('content-type')).toContain('application/json');
+        expect(log.items).toBe(1);
+        expect((await fetch(`${url}/items/8`)).headers.get('cache-status')).toBe('breakwater; fwd=miss');
+        expect(log.items).toBe(2); // another URL, another key
+      });
+
+      it('keeps no response that sets a cookie, says no-store or private, or is not a 200', async () => {
+        const { url, log } = await serve({ cache: { store: memoryCacheStore(), ttlMs: 60_000 } });
+        for (const query of ['cookie=1', 'control=no-store', 'control=private,%20max-age=60', 'status=500']) {
+          const first = await fetch(`${url}/items/1?${query}`);
+          await first.arrayBuffer();
+          const second = await fetch(`${url}/items/1?${query}`);
+          expect(second.headers.get('cache-status')).toBe('breakwater; fwd=miss');
+          await second.arrayBuffer();
+        }
+        expect(log.items).toBe(8);
+        const cookie = await fetch(`${url}/items/1?cookie=1`);
+        expect(cookie.headers.get('set-cookie')).toBe('visit=1'); // its own client still gets it
+      });
+
+      it('leaves requests with Authorization and other methods alone; a key function decides what is cached', async () => {
+        const plain = await serve({ cache: { store: memoryCacheStore(), ttlMs: 60_000 } });
+        const auth = { authorization: 'Bearer t' };
+        await (await fetch(`${plain.url}/items/1`, { headers: auth })).arrayBuffer();
+        const again = await fetch(`${plain.url}/items/1`, { headers: auth });
+        expect(again.headers.get('cache-status')).toBeNull();
+        expect(plain.log.items).toBe(2);
+        const keyed = await serve({
+          cache: {
+            store: memoryCacheStore(),
+            ttlMs: 60_000,
+            // Per user, and the query ignored.
+            key: (r) => `${r.headers.authorization} ${r.url.split('?')[0]}`,
+          },
+        });
+        await (await fetch(`${keyed.url}/items/1?a=1`, { headers: auth })).arrayBuffer();
+        const hit = await fetch(`${keyed.url}/items/1?a=2`, { headers: auth });
+        expect(hit.headers.get('cache-status')).toBe('breakwater; hit');
+        const other = await fetch(`${keyed.url}/items/1`, { headers: { authorization: 'Bearer u' } });
+        expect(other.headers.get('cache-status')).toBe('breakwater; fwd=miss');
+        expect(keyed.log.items).toBe(2);
+        await expect(start({ cache: { store: memoryCacheStore() } } as never, { seen: [] })).rejects.toThrow(
+          /"ttlMs"/,
+        );
+        await expect(
+          start({ cache: { store: memoryCacheStore(), ttlMs: 1, staleWhileRevalidateMs: 5 } } as never, {
+            seen: [],
+          }),
+        ).rejects.toThrow(/unknown option "cache.staleWhileRevalidateMs"/);
+      });
+
+      it('runs its own handler when the request it waited on loses its client', async () => {
+        const { url, log } = await serve({ cache: { store: memoryCacheStore(), ttlMs: 60_000 } });
+        const client = new AbortController();
+        const first = fetch(`${url}/items/3?ms=300`, { signal: client.signal }).catch(() => 'aborted');
+        await until(() => log.items === 1, 'the first request is running');
+        const waiter = fetch(`${url}/items/3?ms=0`);
+        await new Promise((r) => setTimeout(r, 50));
+        client.abort();
+        expect(await first).toBe('aborted');
+        const res = await waiter;
+        expect(res.status).toBe(200);
+        expect(((await res.json()) as { run: number }).run).toBe(2);
+      });
+    });
+
+    describe('bad input', () => {
+      it('ignores a malformed deadline header and answers a huge header with 431, staying up', async () => {
+        const { url, log } = await serve({ timeout: 10_000 });
+        for (const bad of ['soon', '-5', '1e400', '', '12abc', '0x10']) {
+          const res = await fetch(`${url}/work`, { headers: { 'x-request-timeout-ms': bad } });
+          expect(res.status).toBe(200);
+        }
+        // None of them set the deadline: the route's 10 s did.
+        const before = Date.now();
+        await fetch(`${url}/work`, { headers: { 'x-request-timeout-ms': 'soon' } });
+        expect(log.seen.at(-1)!.deadline).toBeGreaterThan(before + 9_000);
+        const huge = await fetch(`${url}/work`, { headers: { 'x-big': 'x'.repeat(20_000) } });
+        expect(huge.status).toBe(431);
+        expect((await fetch(`${url}/work`)).status).toBe(200);
+      });
+
+      it('answers 400 for Idempotency-Keys of every bad shape, running nothing', async () => {
+        const { url, log } = await serve({
+          idempotency: { store: memoryIdempotencyStore() },
+          key: keys.ip(),
+        });
+        const bad = [
+          '"unterminated',
+          '"a"b"',
+          'two words',
+          '"a", "b"',
+          '"tab\there"',
+          ':Ynl0ZXM=:',
+          '?1',
+          '"é"',
+          `"${'k'.repeat(256)}"`,
+          'k'.repeat(256),
+          '""',
+        ];
+        for (const key of bad) {
+          const res = await post(url, key, { item: 'a' });
+          expect([key, res.status]).toEqual([key, 400]);
+          expect(await res.json()).toMatchObject({ code: 'BW_IDEMPOTENCY_KEY_MALFORMED' });
+        }
+        expect(log.orders ?? 0).toBe(0);
+        expect((await post(url, `"${'k'.repeat(255)}"`, { item: 'a' })).status).toBe(201); // 255 is allowed
       });
     });
 
@@ -385,7 +451,9 @@ describe('startup warnings', () => {
     const onWarning = (w: Error & { code?: string }) => codes.push(String(w.code));
     process.on('warning', onWarning);
     serverPlan('test', { rateLimit: { limiter: limits.tokenBucket({ ratePerSec: 1 }) } });
-    serverPlan('test', { rateLimit: { limiter: limits.tokenBucket({ ratePerSec: 1 }) }, key: keys.ip() });
+    // A limiter that cannot partition by key.
+    serverPlan('test', { rateLimit: { limiter: { tryAcquire: () => ({ ok: true }) } }, key: keys.ip() });
+    serverPlan('test', { rateLimit: { limiter: limits.tokenBucket({ ratePerSec: 1 }) }, key: keys.ip() }); // keyed: no warning
     serverPlan('test', { idempotency: { store: memoryIdempotencyStore() } });
     serverPlan('test', { idempotency: { store: memoryIdempotencyStore() }, key: keys.ip() }); // no warning
     await new Promise((resolve) => setImmediate(resolve));

@@ -60,8 +60,9 @@ export function parseIdempotencyKey(
       return { ok: false, reason: 'malformed' };
     key = fromSfString(trimmed);
   } else {
-    // A bare token: no spaces, quotes, commas (a list) or controls.
-    if (!/^[\x21\x23-\x2b\x2d-\x7e]+$/.test(trimmed)) return { ok: false, reason: 'malformed' };
+    // A bare token (a UUID, say): no spaces, quotes, commas (a list) or controls, and not another
+    // structured type (`:bytes:`, `?1`, `@date`, `%"display"`).
+    if (!/^(?![:?@%])[\x21\x23-\x2b\x2d-\x7e]+$/.test(trimmed)) return { ok: false, reason: 'malformed' };
     key = trimmed;
   }
   if (key === '') return { ok: false, reason: 'malformed' };

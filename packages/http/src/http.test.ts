@@ -50,13 +50,27 @@ describe('Idempotency-Key', () => {
       key: '8e03978e-40d5-43e8-bc93-6894a57f9324',
     });
     expect(parseIdempotencyKey('abc-123')).toEqual({ ok: true, key: 'abc-123' });
+    expect(parseIdempotencyKey('8e03978e-40d5')).toEqual({ ok: true, key: '8e03978e-40d5' }); // a bare UUID
     expect(parseIdempotencyKey('"with \\"quote\\" and \\\\"')).toEqual({
       ok: true,
       key: 'with "quote" and \\',
     });
     expect(parseIdempotencyKey(undefined)).toEqual({ ok: false, reason: 'missing' });
     expect(parseIdempotencyKey('   ')).toEqual({ ok: false, reason: 'missing' });
-    for (const bad of ['"unterminated', '"bad\\x"', 'two words', 'a,b', '""', 'é', '"\u0001"', 'x"y']) {
+    for (const bad of [
+      '"unterminated',
+      '"bad\\x"',
+      'two words',
+      'a,b',
+      '""',
+      'é',
+      '"\u0001"',
+      'x"y',
+      ':Ynl0ZXM=:',
+      '?1',
+      '@1700000000',
+      '%"x"',
+    ]) {
       expect(parseIdempotencyKey(bad)).toEqual({ ok: false, reason: 'malformed' });
     }
     expect(parseIdempotencyKey(['a', 'b'])).toEqual({ ok: false, reason: 'malformed' }); // sent twice

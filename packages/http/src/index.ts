@@ -1,3 +1,14 @@
+export {
+  CACHE_HIT,
+  CACHE_MISS,
+  CACHE_STATUS_HEADER,
+  type CacheableRequest,
+  type CacheDecision,
+  type CachePlan,
+  ClientGoneError,
+  cachePlan,
+  type HttpCacheOptions,
+} from './cached-responses.js';
 export { requestFingerprint } from './fingerprint.js';
 export {
   DEADLINE_HEADER,
@@ -34,8 +45,10 @@ export {
   type RateLimitInfo,
   rateLimitHeaders,
 } from './rate-limit-headers.js';
+export { type Exchange, respond } from './respond.js';
 export {
   type Admitted,
+  type RateLimitServerOptions,
   Refusal,
   type RequestBreakwater,
   type ServerOptions,

@@ -3,7 +3,7 @@
 // goes away or the deadline passes, and turn a refusal into its response. The adapters only wire this
 // to their request and response objects.
 
-import type { BulkheadOptions, LoadShedOptions } from '@breakwater/core';
+import type { BulkheadOptions, LoadShedOptions, RateLimitedError, RateLimitQuota } from '@breakwater/core';
 import {
   bulkhead,
   compose,
@@ -14,6 +14,7 @@ import {
   rateLimit,
   timeout,
 } from '@breakwater/core';
+import { type CachePlan, cachePlan, type HttpCacheOptions } from './cached-responses.js';
 import { DEADLINE_HEADER, readDeadline } from './headers.js';
 import {
   type HttpIdempotencyOptions,
@@ -22,14 +23,21 @@ import {
 } from './idempotent-responses.js';
 import type { KeyFunction, RequestLike } from './keys.js';
 import { type ErrorResponse, errorResponse } from './problem.js';
+import { RATE_LIMIT_DRAFTS, type RateLimitDraft, rateLimitHeaders } from './rate-limit-headers.js';
+import { REPLAYED_HEADERS } from './stored-response.js';
 
 export interface ServerOptions {
   /** The route's time: ms, or `{ ms, gateway }` (a timeout answers 504 instead of 503 with `gateway: true`). */
   timeout?: number | { ms: number; gateway?: boolean };
   /** A `loadShed` policy, or its options. */
   loadShed?: Policy | LoadShedOptions;
-  /** A limiter for every request (`limits.tokenBucket`, `redisRateLimiter`); with `key`, `forKey(key)` of one that has it. */
-  rateLimit?: { limiter: Limiter & { forKey?: (key: string) => Limiter }; cost?: number };
+  /**
+   * A limiter for every request (`limits.tokenBucket`, `redisRateLimiter`, `bottleneckLimiter`); with
+   * `key`, each key gets `forKey(key)` of a limiter that has it. `standardHeaders` is the form of the
+   * `RateLimit` headers sent on every response the limit covers (`false`: none); `name` is the
+   * quota policy's name in them.
+   */
+  rateLimit?: RateLimitServerOptions;
   /** A `bulkhead` policy, or its options. */
   bulkhead?: Policy | BulkheadOptions;
   /** The remaining-deadline header read on the way in, capped by `timeout`. `false` ignores it. @default { header: 'x-request-timeout-ms' } */
@@ -40,6 +48,18 @@ export interface ServerOptions {
   priority?: (request: RequestLike) => Priority;
   /** Idempotency-Key handling for unsafe methods: stored responses replayed, scoped by `key`. */
   idempotency?: HttpIdempotencyOptions;
+  /** GET responses kept and served by a key (one handler run per key at a time). */
+  cache?: HttpCacheOptions;
+}
+
+export interface RateLimitServerOptions {
+  limiter: Limiter & { forKey?: (key: string) => Limiter };
+  /** Units a request takes. @default 1 */
+  cost?: number;
+  /** @default 'draft-8' */
+  standardHeaders?: RateLimitDraft | false;
+  /** The quota policy's name in draft 8's headers. @default 'default' */
+  name?: string;
 }
 
 export interface ServerRequest extends RequestLike {
@@ -57,6 +77,8 @@ export interface RequestBreakwater {
 }
 
 export interface Admitted extends RequestBreakwater {
+  /** Headers every response to the request carries (`RateLimit`, `RateLimit-Policy`). */
+  headers: Record<string, string> | undefined;
   /** Tell the pipeline the response is done (finished or closed): frees the request's slots. */
   finish(): void;
   /**
@@ -83,6 +105,7 @@ const OPTIONS = [
   'key',
   'priority',
   'idempotency',
+  'cache',
 ] as const;
 const isPolicy = (x: unknown): x is Policy => typeof (x as Policy | undefined)?.execute === 'function';
 
@@ -91,6 +114,10 @@ export interface ServerPlan {
   admit(request: ServerRequest, clientGone: AbortSignal): Promise<Admitted>;
   /** The Idempotency-Key handling, when configured. */
   readonly idempotency: IdempotencyPlan | undefined;
+  /** The response cache, when configured. */
+  readonly cache: CachePlan | undefined;
+  /** Response headers kept with a captured body (for replays and cache hits). */
+  readonly storedHeaders: readonly string[];
 }
 
 export function serverPlan(adapter: string, options: ServerOptions = {}): ServerPlan {
@@ -120,11 +147,40 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
   const pool = policyOf(options.bulkhead, bulkhead);
   const limiter = options.rateLimit?.limiter;
   const cost = options.rateLimit?.cost;
-  if (options.rateLimit !== undefined && typeof limiter?.tryAcquire !== 'function') {
+  if (options.rateLimit !== undefined) {
+    if (typeof limiter?.tryAcquire !== 'function') {
+      throw new TypeError(
+        `${adapter}: option "rateLimit.limiter" must be a Limiter (limits.tokenBucket(…), redisRateLimiter(…))`,
+      );
+    }
+    for (const name of Object.keys(options.rateLimit)) {
+      if (!['limiter', 'cost', 'standardHeaders', 'name'].includes(name))
+        throw new TypeError(`${adapter}: unknown option "rateLimit.${name}"`);
+    }
+  }
+  const draft = options.rateLimit?.standardHeaders ?? 'draft-8';
+  if (draft !== false && !RATE_LIMIT_DRAFTS.includes(draft)) {
     throw new TypeError(
-      `${adapter}: option "rateLimit.limiter" must be a Limiter (limits.tokenBucket(…), redisRateLimiter(…))`,
+      `${adapter}: option "rateLimit.standardHeaders" must be ${RATE_LIMIT_DRAFTS.map((d) => `'${d}'`).join(', ')} or false`,
     );
   }
+  const quotaName = options.rateLimit?.name ?? 'default';
+  if (typeof quotaName !== 'string' || quotaName === '')
+    throw new TypeError(`${adapter}: option "rateLimit.name" must be a non-empty string`);
+  const quotaHeaders = (quota: RateLimitQuota | undefined, requestKey: string | undefined) =>
+    quota === undefined || draft === false
+      ? undefined
+      : rateLimitHeaders(
+          {
+            limit: quota.limit,
+            remaining: quota.remaining,
+            resetMs: quota.resetMs,
+            windowMs: quota.windowMs,
+            name: quotaName,
+            ...(requestKey === undefined ? {} : { key: requestKey }),
+          },
+          draft,
+        );
   const globalLimit =
     limiter === undefined ? undefined : rateLimit({ limiter, ...(cost === undefined ? {} : { cost }) });
   // One rate limit policy per key for limiters that partition by key; a bounded map of them.
@@ -132,12 +188,13 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
   const limitFor = (k: string | undefined): Policy | undefined => {
     if (limiter === undefined) return undefined;
     if (k === undefined || typeof limiter.forKey !== 'function') return globalLimit;
+    // Least recently used dropped first: a use moves a key to the end.
     let policy = perKey.get(k);
     if (policy === undefined) {
       if (perKey.size >= 10_000) perKey.delete(perKey.keys().next().value!);
       policy = rateLimit({ limiter: limiter.forKey(k), ...(cost === undefined ? {} : { cost }) });
-      perKey.set(k, policy);
-    }
+    } else perKey.delete(k);
+    perKey.set(k, policy);
     return policy;
   };
   // A deadline from the header is enforced by a timeout layer even without a route timeout: a timeout
@@ -160,6 +217,8 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
 
   const idempotent =
     options.idempotency === undefined ? undefined : idempotencyPlan(adapter, options.idempotency);
+  const cached = options.cache === undefined ? undefined : cachePlan(adapter, options.cache);
+  const storedHeaders = [...new Set([...REPLAYED_HEADERS, ...(cached?.headers ?? [])])];
   // Startup warnings, coded: a setup that works but probably not as meant.
   const warn = (code: string, message: string) => process.emitWarning(`${adapter}: ${message}`, { code });
   if (limiter !== undefined && key !== undefined && typeof limiter.forKey !== 'function') {
@@ -176,6 +235,8 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
   }
   return {
     idempotency: idempotent,
+    cache: cached,
+    storedHeaders,
     admit(request, clientGone) {
       const now = Date.now();
       const requestKey = key?.(request);
@@ -202,6 +263,7 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
           const onGone = () => controller.abort(clientGone.reason);
           clientGone.addEventListener('abort', onGone, { once: true });
           admit({
+            headers: undefined,
             signal: controller.signal,
             deadline: headerDeadline,
             key: requestKey,
@@ -223,7 +285,14 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
                 },
                 { once: true },
               );
-              admit({ signal, deadline: ctx.deadline, key: requestKey, onLateRefusal, finish: () => done() });
+              admit({
+                headers: quotaHeaders(ctx.rateLimit, requestKey),
+                signal,
+                deadline: ctx.deadline,
+                key: requestKey,
+                onLateRefusal,
+                finish: () => done(),
+              });
             }),
           {
             signal: clientGone,
@@ -236,6 +305,9 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
           () => undefined,
           (error: unknown) => {
             const response = clientGone.aborted ? undefined : errorResponse(error, { gateway });
+            if (response?.body.code === 'BW_RATE_LIMITED') {
+              Object.assign(response.headers, quotaHeaders((error as RateLimitedError).quota, requestKey));
+            }
             if (admitted) late(response);
             else refuse(response === undefined ? error : new Refusal(response));
           },

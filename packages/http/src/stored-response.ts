@@ -5,6 +5,8 @@ export interface StoredResponse {
   headers: Record<string, string>;
   /** The body, base64 (bytes survive any serializer). */
   body: string;
+  /** The response set a cookie (not kept): it belonged to one client, so a shared cache does not keep it. */
+  setCookie?: true;
 }
 
 /** Headers a replay may carry by default: what describes the body, not the session or the connection. */
@@ -42,14 +44,18 @@ export function storeResponse(
 ): StoredResponse {
   const allowed = new Set(allow.map((h) => h.toLowerCase()));
   const kept: Record<string, string> = {};
+  let setCookie = false;
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
+    if (lower === 'set-cookie' && value !== undefined) setCookie = true;
     if (value === undefined || NEVER.has(lower) || !allowed.has(lower)) continue;
     kept[lower] = Array.isArray(value) ? value.join(', ') : String(value);
   }
   const bytes =
     typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  return { status, headers: kept, body: bytes.toString('base64') };
+  const stored: StoredResponse = { status, headers: kept, body: bytes.toString('base64') };
+  if (setCookie) stored.setCookie = true;
+  return stored;
 }
 
 /** The body bytes of a stored response. */

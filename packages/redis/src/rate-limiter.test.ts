@@ -20,8 +20,13 @@ describe('redisRateLimiter', () => {
     const limiter = redisRateLimiter({ client, prefix, ratePerSec: 10, burst: 3, key: 'burst' });
     const answers = [];
     for (let i = 0; i < 4; i++) answers.push(await limiter.tryAcquire(1));
-    expect(answers.slice(0, 3)).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(answers.slice(0, 3).map((a) => a.ok)).toEqual([true, true, true]);
     expect(answers[3]!.ok).toBe(false);
+    // Each answer tells the quota: the burst over the time it takes to fill, what is left, when it is full.
+    expect(answers.map((a) => a.quota?.remaining)).toEqual([2, 1, 0, 0]);
+    expect(answers[0]!.quota).toMatchObject({ limit: 3, windowMs: 300 });
+    expect(answers[2]!.quota!.resetMs).toBeGreaterThan(200);
+    expect(answers[2]!.quota!.resetMs).toBeLessThanOrEqual(300);
     const wait = (answers[3] as { retryAfterMs: number }).retryAfterMs;
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(100); // one interval at 10/s
@@ -41,7 +46,7 @@ describe('redisRateLimiter', () => {
 
   it('charges a call its cost, and refuses a cost above the burst with when it would pass', async () => {
     const limiter = redisRateLimiter({ client, prefix, ratePerSec: 100, burst: 5, key: 'cost' });
-    expect(await limiter.tryAcquire(5)).toEqual({ ok: true });
+    expect(await limiter.tryAcquire(5)).toMatchObject({ ok: true, quota: { limit: 5, remaining: 0 } });
     const refused = await limiter.tryAcquire(2);
     expect(refused.ok).toBe(false);
     expect((refused as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(20);

@@ -23,18 +23,22 @@ export interface RedisRateLimiter extends Limiter {
 
 // GCRA (the generic cell rate algorithm) on Redis's clock, in one script: one round trip per call.
 // KEYS[1] the theoretical arrival time; ARGV[1] ms per unit, ARGV[2] burst tolerance ms, ARGV[3] cost.
-// Answers '-1' when the call passes, else the ms until it would.
+// Answers { ms until the call would pass, or -1 when it passes; units left; ms until the quota is full },
+// as strings (Lua would truncate numbers).
 const GCRA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
 local newTat = tat + interval * tonumber(ARGV[3])
-local allowAt = newTat - tonumber(ARGV[2])
-if allowAt > now then return tostring(math.ceil(allowAt - now)) end
+local allowAt = newTat - tolerance
+if allowAt > now then
+  return { tostring(math.ceil(allowAt - now)), tostring(math.floor((now + tolerance - tat) / interval)), tostring(tat - now) }
+end
 redis.call('SET', KEYS[1], tostring(newTat), 'PX', math.max(1, math.ceil(newTat - now)))
-return '-1'`;
+return { '-1', tostring(math.floor((now + tolerance - newTat) / interval)), tostring(newTat - now) }`;
 
 /** A rate limit shared across processes: GCRA in one Lua script on Redis's clock. */
 export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLimiter {
@@ -60,7 +64,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
   const failOpen = options.failOpen ?? false;
   if (typeof failOpen !== 'boolean')
     throw new TypeError('redisRateLimiter: option "failOpen" must be a boolean');
-  const gcra = script(client, 'bwRateGcra', 1, GCRA);
+  const gcra = script(client, 'bwRateGcra2', 1, GCRA);
   const intervalMs = 1_000 / ratePerSec;
   // With a tolerance of `burst` intervals, a full bucket lets `burst` calls through at once.
   const toleranceMs = intervalMs * burst;
@@ -85,8 +89,14 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
             retryAfterMs: 1_000,
           });
         }
-        const ms = Number(reply);
-        return ms < 0 ? { ok: true } : { ok: false, retryAfterMs: ms };
+        const [wait, left, full] = (reply as string[]).map(Number) as [number, number, number];
+        const quota = {
+          limit: burst,
+          windowMs: toleranceMs,
+          remaining: Math.max(0, Math.min(burst, left)),
+          resetMs: Math.max(0, full),
+        };
+        return wait < 0 ? { ok: true, quota } : { ok: false, retryAfterMs: wait, quota };
       },
       forKey: make,
     };

@@ -1,3 +1,5 @@
+import type { RateLimitQuota } from '../pipeline/context.js';
+
 const BRAND = Symbol.for('breakwater.error');
 const REJECTED_BRAND = Symbol.for('breakwater.rejected');
 
@@ -152,8 +154,14 @@ export class StoreUnavailableError extends RejectedError {
 
 /** A rate limit refused the call; `retryAfterMs` is when it would pass. */
 export class RateLimitedError extends RejectedError {
-  constructor(message: string, options: BreakwaterErrorOptions = {}) {
+  /** The quota the call was refused under, when the limiter tells it. */
+  readonly quota: RateLimitQuota | undefined;
+  constructor(
+    message: string,
+    options: BreakwaterErrorOptions & { quota?: RateLimitQuota | undefined } = {},
+  ) {
     super('BW_RATE_LIMITED', message, options);
+    this.quota = options.quota;
   }
 }
 

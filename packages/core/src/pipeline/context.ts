@@ -27,6 +27,23 @@ export interface PolicyContext {
    * `tags` before returning. `undefined` outside a load.
    */
   readonly cache: CacheControl | undefined;
+  /**
+   * The quota a `rateLimit` admitted the call under, when its limiter tells it (`limits.tokenBucket`,
+   * `redisRateLimiter`): what the HTTP adapters turn into `RateLimit` headers. `undefined` otherwise.
+   */
+  readonly rateLimit: RateLimitQuota | undefined;
+}
+
+/** What a limiter tells of its quota with an answer (for `RateLimit` headers). */
+export interface RateLimitQuota {
+  /** Units the quota holds when full (a token bucket's `burst`). */
+  readonly limit: number;
+  /** How long an empty quota takes to fill, ms: the window of `limit`. */
+  readonly windowMs: number;
+  /** Units left after this call. */
+  readonly remaining: number;
+  /** Until the quota is full again, ms. */
+  readonly resetMs: number;
 }
 
 /** What a loader may set of the cache entry it is making. */
@@ -117,6 +134,7 @@ export class ExecutionContext implements PolicyContext {
   declare idempotent: boolean;
   declare pipeline: string | undefined;
   declare cache: CacheControl | undefined;
+  declare rateLimit: RateLimitQuota | undefined;
   /** The user's function, called at the end of the pipeline. */
   declare fn: (ctx: PolicyContext) => unknown;
   declare readonly parent: ExecutionContext | undefined;
@@ -158,6 +176,7 @@ export class ExecutionContext implements PolicyContext {
     }
     this.pipeline = pipeline;
     this.cache = parent === undefined ? undefined : parent.cache;
+    this.rateLimit = parent === undefined ? undefined : parent.rateLimit;
     this.fn = fn;
     this.parent = parent;
     this.callerSignal = parent === undefined ? options?.signal : parent.callerSignal;

@@ -1,9 +1,14 @@
 import type { Clock } from '../clock/clock.js';
 import type { EventBase } from '../events/events.js';
-import type { PolicyContext } from '../pipeline/context.js';
+import type { PolicyContext, RateLimitQuota } from '../pipeline/context.js';
 
-/** What a limiter answers: go, or when the call would pass. */
-export type LimiterResult = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number };
+/**
+ * What a limiter answers: go, or when the call would pass; with `quota`, what is left of it (for
+ * `RateLimit` headers).
+ */
+export type LimiterResult =
+  | { readonly ok: true; readonly quota?: RateLimitQuota | undefined }
+  | { readonly ok: false; readonly retryAfterMs: number; readonly quota?: RateLimitQuota | undefined };
 
 /**
  * A rate limiter: in process (`limits.tokenBucket`) or clustered (`@breakwater/redis`). `tryAcquire`
@@ -32,6 +37,11 @@ export interface TokenBucket extends Limiter {
   refund(cost: number, now: number): void;
   /** Tokens in the bucket at `now` (below zero while waiters hold reservations). */
   tokens(now: number): number;
+  /**
+   * A bucket of the same settings for one key (a client, a tenant), made on first use; at most
+   * `maxKeys` are kept, the least recently used dropped first (a dropped key starts full again).
+   */
+  forKey(key: string): TokenBucket;
 }
 
 export interface RateLimitOptions {
@@ -54,6 +64,8 @@ export interface TokenBucketOptions {
   ratePerSec: number;
   /** Tokens the bucket holds: the burst allowed after a quiet spell. @default ratePerSec (one second's worth) */
   burst?: number;
+  /** Buckets `forKey` keeps at most. @default 10_000 */
+  maxKeys?: number;
 }
 
 export interface RateLimitRejectEvent extends EventBase {

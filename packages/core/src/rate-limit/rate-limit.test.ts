@@ -9,16 +9,61 @@ describe('limits.tokenBucket', () => {
   it('lets a burst through, then one call per 1/ratePerSec, saying when the next would pass', () => {
     const bucket = limits.tokenBucket({ ratePerSec: 10, burst: 3 });
     expect([1, 2, 3].map(() => bucket.tryAcquire(1, 0).ok)).toEqual([true, true, true]);
-    expect(bucket.tryAcquire(1, 0)).toEqual({ ok: false, retryAfterMs: 100 });
-    expect(bucket.tryAcquire(1, 60)).toEqual({ ok: false, retryAfterMs: 40 });
+    expect(bucket.tryAcquire(1, 0)).toMatchObject({ ok: false, retryAfterMs: 100 });
+    expect(bucket.tryAcquire(1, 60)).toMatchObject({ ok: false, retryAfterMs: 40 });
     expect(bucket.tryAcquire(1, 100).ok).toBe(true);
     expect(bucket.tryAcquire(1, 10_000).ok).toBe(true); // refilled, but never past the burst
     expect(bucket.tokens(10_000)).toBe(2);
   });
 
+  it('tells its quota with each answer: burst, the time to fill, what is left and when it is full', () => {
+    const bucket = limits.tokenBucket({ ratePerSec: 10, burst: 5 });
+    expect(bucket.tryAcquire(1, 0)).toEqual({
+      ok: true,
+      quota: { limit: 5, windowMs: 500, remaining: 4, resetMs: 100 },
+    });
+    expect(bucket.tryAcquire(4, 0)).toMatchObject({ ok: true, quota: { remaining: 0, resetMs: 500 } });
+    expect(bucket.tryAcquire(1, 50)).toEqual({
+      ok: false,
+      retryAfterMs: 50,
+      quota: { limit: 5, windowMs: 500, remaining: 0, resetMs: 450 },
+    });
+  });
+
+  it('keeps one bucket per key with forKey, the least recently used dropped past maxKeys', () => {
+    const root = limits.tokenBucket({ ratePerSec: 1, burst: 1, maxKeys: 2 });
+    expect(root.forKey('a').tryAcquire(1, 0).ok).toBe(true);
+    expect(root.forKey('a').tryAcquire(1, 0).ok).toBe(false); // a's bucket, kept
+    expect(root.forKey('b').tryAcquire(1, 0).ok).toBe(true); // b has its own
+    expect(root.tryAcquire(1, 0).ok).toBe(true); // and the root bucket is a third
+    expect(root.forKey('a').forKey('b')).toBe(root.forKey('b')); // keys of one family
+    root.forKey('c'); // a was used last before b: a is dropped
+    expect(root.forKey('b').tryAcquire(1, 0).ok).toBe(false);
+    expect(root.forKey('a').tryAcquire(1, 0).ok).toBe(true); // a new, full bucket
+  });
+
   it('validates its options', () => {
     expect(() => limits.tokenBucket({ ratePerSec: 0 })).toThrow(/limits.tokenBucket: option "ratePerSec"/);
     expect(() => limits.tokenBucket({ ratePerSec: 5, burst: -1 })).toThrow(/"burst"/);
+    expect(() => limits.tokenBucket({ ratePerSec: 5, maxKeys: 0 })).toThrow(/"maxKeys"/);
+    expect(() => limits.tokenBucket({ ratePerSec: 5 }).forKey(1 as never)).toThrow(
+      /forKey\(key\) needs a string/,
+    );
+  });
+
+  it('gives the handler the quota it was admitted under (ctx.rateLimit) and the error the one it was refused under', async () => {
+    const clock = createFakeClock();
+    const policy = rateLimit({ limiter: limits.tokenBucket({ ratePerSec: 1, burst: 2 }), clock });
+    await expect(policy.execute((ctx) => ctx.rateLimit)).resolves.toEqual({
+      limit: 2,
+      windowMs: 2_000,
+      remaining: 1,
+      resetMs: 1_000,
+    });
+    await policy.execute(() => undefined);
+    const refused = await policy.execute(() => undefined).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RateLimitedError);
+    expect((refused as RateLimitedError).quota).toMatchObject({ limit: 2, remaining: 0, resetMs: 2_000 });
   });
 });
 

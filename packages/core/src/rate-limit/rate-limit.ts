@@ -10,7 +10,7 @@ import {
   optionError,
 } from '../errors/validate.js';
 import { type Disposable, EventSlot, type Listener } from '../events/events.js';
-import type { ExecutionContext, PolicyContext } from '../pipeline/context.js';
+import type { ExecutionContext, PolicyContext, RateLimitQuota } from '../pipeline/context.js';
 import { createPolicy } from '../pipeline/create-policy.js';
 import type { Policy } from '../pipeline/policy.js';
 import {
@@ -74,7 +74,12 @@ export function rateLimit(options: RateLimitOptions): RateLimitPolicy {
     return cost;
   }
 
-  function refuse(ctx: ExecutionContext, cost: number, retryAfterMs: number): never {
+  function refuse(
+    ctx: ExecutionContext,
+    cost: number,
+    retryAfterMs: number,
+    quota?: RateLimitQuota | undefined,
+  ): never {
     const known = Number.isFinite(retryAfterMs) ? retryAfterMs : undefined;
     if (rejectEvent.active) {
       rejectEvent.emit({ event: 'reject', name, pipeline: ctx.pipeline, cost, retryAfterMs: known });
@@ -83,7 +88,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitPolicy {
       known === undefined
         ? `Rate limit "${name}": a cost of ${cost} can never pass`
         : `Rate limit "${name}": over the rate; would pass in ${Math.ceil(known)} ms`,
-      { policy: name, retryAfterMs: known },
+      { policy: name, retryAfterMs: known, quota },
     );
   }
 
@@ -104,8 +109,11 @@ export function rateLimit(options: RateLimitOptions): RateLimitPolicy {
     for (;;) {
       await sleep(clock, wait, ctx);
       const result = checked(name, await limiter.tryAcquire(cost, clock.now()));
-      if (result.ok) return;
-      if (clock.now() + result.retryAfterMs > until) refuse(ctx, cost, result.retryAfterMs);
+      if (result.ok) {
+        if (result.quota !== undefined) ctx.rateLimit = result.quota;
+        return;
+      }
+      if (clock.now() + result.retryAfterMs > until) refuse(ctx, cost, result.retryAfterMs, result.quota);
       wait = result.retryAfterMs;
     }
   }
@@ -117,13 +125,20 @@ export function rateLimit(options: RateLimitOptions): RateLimitPolicy {
     pending: PromiseLike<LimiterResult>,
   ) {
     const result = checked(name, await pending);
-    if (!result.ok) await afterRefusal(ctx, cost, result.retryAfterMs);
+    if (result.ok) {
+      if (result.quota !== undefined) ctx.rateLimit = result.quota;
+    } else await afterRefusal(ctx, cost, result);
     return next(ctx);
   }
 
-  function afterRefusal(ctx: ExecutionContext, cost: number, retryAfterMs: number): Promise<void> {
+  function afterRefusal(
+    ctx: ExecutionContext,
+    cost: number,
+    refusal: { retryAfterMs: number; quota?: RateLimitQuota | undefined },
+  ): Promise<void> {
+    const { retryAfterMs } = refusal;
     const deadlineLeft = ctx.deadline === undefined ? Number.POSITIVE_INFINITY : ctx.deadline - clock.now();
-    if (retryAfterMs > Math.min(maxWaitMs, deadlineLeft)) refuse(ctx, cost, retryAfterMs);
+    if (retryAfterMs > Math.min(maxWaitMs, deadlineLeft)) refuse(ctx, cost, retryAfterMs, refusal.quota);
     return waitAndRetry(ctx, cost, retryAfterMs);
   }
 
@@ -143,8 +158,11 @@ export function rateLimit(options: RateLimitOptions): RateLimitPolicy {
         return slow(ctx, next, cost, answer as PromiseLike<LimiterResult>);
       }
       const result = checked(name, answer);
-      if (result.ok) return next(ctx);
-      return afterRefusal(ctx, cost, result.retryAfterMs).then(() => next(ctx));
+      if (result.ok) {
+        if (result.quota !== undefined) ctx.rateLimit = result.quota;
+        return next(ctx);
+      }
+      return afterRefusal(ctx, cost, result).then(() => next(ctx));
     } catch (error) {
       return Promise.reject(error);
     }
