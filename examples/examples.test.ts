@@ -14,8 +14,10 @@ const expected: Record<string, RegExp> = {
   'policies/idempotency.ts': /^5 answers, 1 charge: ch_1\nmismatch$/,
   'redis/shared-cache.ts':
     /^3 reads, 1 load: \{"sku":"A1","cents":1999\}\ncharged \{"charge":1\}, replayed \{"charge":1\}$/,
-  'express-api/main.ts': /^200 200 200 200 200 429 429$/,
-  'fastify-api/main.ts': /^200 200 200 200 200 429 429\n504$/,
+  'express-api/main.ts':
+    /^201 \{"id":"1","item":"book"\} 201 true\n200 breakwater; fwd=miss, 200 breakwater; hit, 200 breakwater; hit, 429 null\nRateLimit: "default";r=0;t=3$/,
+  'fastify-api/main.ts':
+    /^201 \{"id":"1","item":"book"\} 201 true\n200 breakwater; fwd=miss, 200 breakwater; hit, 200 breakwater; hit, 429 null\nRateLimit: "default";r=0;t=3\n504$/,
   'outbound-fetch/main.ts':
     /^answer 1, the deadline sent\nanswer 3, the deadline sent\nanswer 4, the deadline sent\nanswer 5, the deadline sent$/,
   'redis-cluster-cache/main.ts':
