@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hedge, isBreakwaterError, limits, loadShed, type Policy, systemClock } from '@breakwater/core';
-import { dist, markdownTable, openLoop, quantile, seeded } from '../sim/index.js';
+import { Downstream, dist, markdownTable, openLoop, quantile, seeded } from '../sim/index.js';
 import { ms, pct } from './types.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => void;
@@ -116,19 +116,9 @@ async function overloadSpot(smoke: boolean): Promise<string> {
     ['2× capacity, no shedding', 2, false],
     ['2× capacity, loadShed(gradient)', 2, true],
   ] as [string, number, boolean][]) {
-    // Workers: a semaphore over a simulated service time.
-    let busy = 0;
-    const waiting: (() => void)[] = [];
-    const runJob = async (signal: AbortSignal) => {
-      if (busy >= WORKERS) await new Promise<void>((resolve) => waiting.push(resolve));
-      busy++;
-      try {
-        await work(service(random), signal);
-      } finally {
-        busy--;
-        waiting.shift()?.();
-      }
-    };
+    // Workers: the simulated downstream on real timers (a request whose client left is dropped).
+    const downstream = new Downstream({ clock: systemClock, random, workers: WORKERS, service });
+    const runJob = (signal: AbortSignal) => downstream.call(signal);
     const shed = shedding
       ? loadShed({
           limit: limits.gradient({ initial: WORKERS, longWindow: 2_000 }),

@@ -2,6 +2,7 @@ import {
   type Admitted,
   ClientGoneError,
   type ErrorResponse,
+  handlerView,
   Refusal,
   type RequestBreakwater,
   respond,
@@ -10,6 +11,7 @@ import {
   serverPlan,
   storedBody,
   storeResponse,
+  watchClient,
 } from '@breakwater/http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
@@ -72,19 +74,13 @@ function capture(res: Response, headers: readonly string[]): Promise<StoredRespo
 export function breakwater(options: BreakwaterOptions = {}): RequestHandler {
   const plan = serverPlan('@breakwater/express', options);
   return (req: Request, res: Response, next: NextFunction): void => {
-    const gone = new AbortController();
     // The response closing before it finished is the client going away.
-    res.once('close', () => {
-      if (!res.writableFinished) gone.abort(new Error('the client went away'));
-    });
+    const client = watchClient(res);
     plan
-      .admit(
-        { method: req.method, headers: req.headers, remoteAddress: req.socket.remoteAddress },
-        gone.signal,
-      )
+      .admit({ method: req.method, headers: req.headers, remoteAddress: req.socket.remoteAddress }, client)
       .then(
         (admitted: Admitted) => {
-          req.breakwater = { signal: admitted.signal, deadline: admitted.deadline, key: admitted.key };
+          req.breakwater = handlerView(admitted);
           res.once('close', admitted.finish);
           if (admitted.headers !== undefined) res.set(admitted.headers);
           admitted.onLateRefusal((late) => {
@@ -112,13 +108,13 @@ export function breakwater(options: BreakwaterOptions = {}): RequestHandler {
               return res.headersSent;
             },
             get gone() {
-              return gone.signal.aborted;
+              return client.gone;
             },
           });
         },
         (error: unknown) => {
           if (error instanceof Refusal) send(res, error.response);
-          else if (!gone.signal.aborted) next(error);
+          else if (!client.gone) next(error);
         },
       );
   };

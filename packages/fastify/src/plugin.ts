@@ -1,7 +1,9 @@
 import {
   type Admitted,
+  type ClientConnection,
   ClientGoneError,
   type ErrorResponse,
+  handlerView,
   Refusal,
   type RequestBreakwater,
   respond,
@@ -11,6 +13,7 @@ import {
   serverPlan,
   storedBody,
   storeResponse,
+  watchClient,
 } from '@breakwater/http';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
@@ -50,7 +53,10 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
     perRoute.set(routeKey(route.method, route.url), serverPlan('@breakwater/fastify', { ...base, ...own }));
   });
   // Per request: what admitted it (for the preHandler), and the capture of a run whose response is kept.
-  const admissions = new WeakMap<object, { plan: ServerPlan; admitted: Admitted; gone: AbortSignal }>();
+  const admissions = new WeakMap<
+    object,
+    { plan: ServerPlan; admitted: Admitted; client: ClientConnection }
+  >();
   const captures = new WeakMap<
     object,
     { resolve: (r: StoredResponse) => void; reject: (e: Error) => void; headers: readonly string[] }
@@ -72,17 +78,14 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
       }
       plan = cached;
     }
-    const gone = new AbortController();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) gone.abort(new Error('the client went away'));
-    });
+    const client = watchClient(reply.raw);
     try {
       const admitted = await plan.admit(
         { method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress },
-        gone.signal,
+        client,
       );
-      request.breakwater = { signal: admitted.signal, deadline: admitted.deadline, key: admitted.key };
-      admissions.set(request, { plan, admitted, gone: gone.signal });
+      request.breakwater = handlerView(admitted);
+      admissions.set(request, { plan, admitted, client });
       reply.raw.once('close', admitted.finish);
       if (admitted.headers !== undefined) void reply.headers(admitted.headers);
       admitted.onLateRefusal((late) => send(reply, late));
@@ -91,6 +94,7 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
         send(reply, error.response);
         return reply;
       }
+      if (client.gone) return reply;
       throw error;
     }
   });
@@ -98,7 +102,7 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
   app.addHook('preHandler', async (request, reply) => {
     const admission = admissions.get(request);
     if (admission === undefined) return;
-    const { plan, admitted, gone } = admission;
+    const { plan, admitted, client } = admission;
     if (plan.idempotency === undefined && plan.cache === undefined) return;
     const outcome = await new Promise<'run' | 'sent' | { error: unknown }>((settle) => {
       respond(plan, admitted, {
@@ -132,7 +136,7 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
           return reply.sent || reply.raw.headersSent;
         },
         get gone() {
-          return gone.aborted;
+          return client.gone;
         },
       });
     });

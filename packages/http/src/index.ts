@@ -48,6 +48,8 @@ export {
 export { type Exchange, respond } from './respond.js';
 export {
   type Admitted,
+  type ClientConnection,
+  handlerView,
   type RateLimitServerOptions,
   Refusal,
   type RequestBreakwater,
@@ -55,6 +57,7 @@ export {
   type ServerPlan,
   type ServerRequest,
   serverPlan,
+  watchClient,
 } from './server.js';
 export {
   REPLAYED_HEADER,

@@ -19,6 +19,18 @@ export interface RateLimitInfo {
   key?: string;
 }
 
+// The hashed partition keys of recent clients: a hash per request would cost more than the limit.
+const hashed = new Map<string, string>();
+function partitionKey(key: string): string {
+  let pk = hashed.get(key);
+  if (pk === undefined) {
+    pk = createHash('sha256').update(key).digest().subarray(0, 12).toString('base64');
+    if (hashed.size >= 10_000) hashed.delete(hashed.keys().next().value as string);
+    hashed.set(key, pk);
+  }
+  return pk;
+}
+
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1_000));
 const whole = (n: number) => Math.max(0, Math.floor(n));
 
@@ -50,10 +62,7 @@ export function rateLimitHeaders(
     };
   }
   const name = toSfString(info.name ?? 'default');
-  const pk =
-    info.key === undefined
-      ? ''
-      : `;pk=:${createHash('sha256').update(info.key).digest().subarray(0, 12).toString('base64')}:`;
+  const pk = info.key === undefined ? '' : `;pk=:${partitionKey(info.key)}:`;
   return {
     'RateLimit-Policy': `${name};q=${limit};w=${window}${pk}`,
     RateLimit: `${name};r=${remaining};t=${reset}`,
