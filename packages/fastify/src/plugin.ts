@@ -15,7 +15,7 @@ import {
   storeResponse,
   watchClient,
 } from '@breakwater/http';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 export type BreakwaterOptions = ServerOptions;
@@ -36,56 +36,73 @@ function send(reply: FastifyReply, response: ErrorResponse): void {
   void reply.code(response.status).headers(response.headers).send(JSON.stringify(response.body));
 }
 
+/** A capture of the handler's response, resolved in `onSend`. */
+interface Capture {
+  resolve: (r: StoredResponse) => void;
+  reject: (e: Error) => void;
+  headers: readonly string[];
+}
+
+/**
+ * `request.breakwater`: what the handler reads (`signal`, made on first read, `deadline`, `key`), and,
+ * out of its sight, what admitted the request, for the later hooks. Kept on the request rather than in
+ * a WeakMap: a WeakMap entry per request costs the garbage collector more than the rest of the plugin.
+ */
+class Admission implements RequestBreakwater {
+  readonly #plan: ServerPlan;
+  readonly #admitted: Admitted;
+  readonly #client: ClientConnection;
+  #capture: Capture | undefined;
+  readonly deadline: number | undefined;
+  readonly key: string | undefined;
+  constructor(plan: ServerPlan, admitted: Admitted, client: ClientConnection) {
+    this.#plan = plan;
+    this.#admitted = admitted;
+    this.#client = client;
+    this.#capture = undefined;
+    this.deadline = admitted.deadline;
+    this.key = admitted.key;
+  }
+  get signal(): AbortSignal {
+    return this.#admitted.signal;
+  }
+  static of(value: unknown): Admission | undefined {
+    return value instanceof Admission ? value : undefined;
+  }
+  static parts(admission: Admission) {
+    return { plan: admission.#plan, admitted: admission.#admitted, client: admission.#client };
+  }
+  static setCapture(admission: Admission, capture: Capture | undefined): void {
+    admission.#capture = capture;
+  }
+  static takeCapture(admission: Admission): Capture | undefined {
+    const capture = admission.#capture;
+    admission.#capture = undefined;
+    return capture;
+  }
+}
+
+type Hook = (...args: never[]) => unknown;
+/** A route's hooks with ours first. */
+const first = (ours: Hook, theirs: Hook | Hook[] | undefined): Hook[] =>
+  theirs === undefined ? [ours] : [ours, ...(Array.isArray(theirs) ? theirs : [theirs])];
+
 const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
   // Validate the plugin's options at registration: a typo fails startup, not the first request.
   const { ...base } = options as BreakwaterOptions & Record<string, unknown>;
   for (const k of ['prefix', 'logLevel', 'logSerializers']) delete (base as Record<string, unknown>)[k];
   const global = serverPlan('@breakwater/fastify', base);
-  // A route's own plan, by its method(s) and URL: built when the route is added, so a bad per-route
-  // option fails startup too; built on first use for a route added some other way.
-  const perRoute = new Map<string, ServerPlan>();
-  const routeKey = (method: string | readonly string[], url: string) =>
-    `${typeof method === 'string' ? method : method.join(',')} ${url}`;
   app.decorateRequest('breakwater', undefined);
-  app.addHook('onRoute', (route) => {
-    const own = (route.config as { breakwater?: BreakwaterOptions | false } | undefined)?.breakwater;
-    if (own === undefined || own === false) return;
-    perRoute.set(routeKey(route.method, route.url), serverPlan('@breakwater/fastify', { ...base, ...own }));
-  });
-  // Per request: what admitted it (for the preHandler), and the capture of a run whose response is kept.
-  const admissions = new WeakMap<
-    object,
-    { plan: ServerPlan; admitted: Admitted; client: ClientConnection }
-  >();
-  const captures = new WeakMap<
-    object,
-    { resolve: (r: StoredResponse) => void; reject: (e: Error) => void; headers: readonly string[] }
-  >();
-  app.addHook('onRequest', async (request, reply) => {
-    const config = request.routeOptions.config as { breakwater?: BreakwaterOptions | false } | undefined;
-    const own = config?.breakwater;
-    if (own === false) return;
-    let plan = global;
-    if (own !== undefined) {
-      const key = routeKey(
-        request.routeOptions.method ?? request.method,
-        request.routeOptions.url ?? request.url,
-      );
-      let cached = perRoute.get(key);
-      if (cached === undefined) {
-        cached = serverPlan('@breakwater/fastify', { ...base, ...own });
-        perRoute.set(key, cached);
-      }
-      plan = cached;
-    }
+
+  /** Admission: load shed → rate limit → bulkhead → timeout, before the body is read. */
+  const admit = async (plan: ServerPlan, request: FastifyRequest, reply: FastifyReply) => {
     const client = watchClient(reply.raw);
     try {
       const admitted = await plan.admit(
         { method: request.method, headers: request.headers, remoteAddress: request.socket.remoteAddress },
         client,
       );
-      request.breakwater = handlerView(admitted);
-      admissions.set(request, { plan, admitted, client });
+      request.breakwater = new Admission(plan, admitted, client);
       reply.raw.once('close', admitted.finish);
       if (admitted.headers !== undefined) void reply.headers(admitted.headers);
       admitted.onLateRefusal((late) => send(reply, late));
@@ -97,13 +114,13 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
       if (client.gone) return reply;
       throw error;
     }
-  });
-  // Idempotency and cache run after body parsing, so the fingerprint sees the body.
-  app.addHook('preHandler', async (request, reply) => {
-    const admission = admissions.get(request);
+  };
+
+  /** Idempotency and cache, after body parsing so the fingerprint sees the body. */
+  const preHandler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const admission = Admission.of(request.breakwater);
     if (admission === undefined) return;
-    const { plan, admitted, client } = admission;
-    if (plan.idempotency === undefined && plan.cache === undefined) return;
+    const { plan, admitted, client } = Admission.parts(admission);
     const outcome = await new Promise<'run' | 'sent' | { error: unknown }>((settle) => {
       respond(plan, admitted, {
         method: request.method,
@@ -114,10 +131,8 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
         next: () => settle('run'),
         capture: (headers) => {
           const captured = new Promise<StoredResponse>((resolve, reject) => {
-            captures.set(request, { resolve, reject, headers });
-            reply.raw.once('close', () => {
-              if (!reply.raw.writableFinished) reject(new ClientGoneError());
-            });
+            Admission.setCapture(admission, { resolve, reject, headers });
+            client.onGone(() => reject(new ClientGoneError()));
           });
           settle('run');
           return captured;
@@ -143,15 +158,36 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
     if (outcome === 'run') return;
     if (outcome === 'sent') return reply;
     throw outcome.error;
-  });
-  app.addHook('onSend', async (request, reply, payload) => {
-    const capture = captures.get(request);
+  };
+
+  const onSend = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const admission = Admission.of(request.breakwater);
+    const capture = admission === undefined ? undefined : Admission.takeCapture(admission);
     if (capture !== undefined) {
-      captures.delete(request);
       const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : '';
       capture.resolve(storeResponse(reply.statusCode, reply.getHeaders(), body, capture.headers));
     }
     return payload;
+  };
+
+  // Each route gets its plan when it is added (a bad per-route option fails startup) and only the hooks
+  // it needs, first among the route's own: a route without idempotency or a cache pays for neither.
+  app.addHook('onRoute', (route) => {
+    const own = (route.config as { breakwater?: BreakwaterOptions | false } | undefined)?.breakwater;
+    if (own === false) return;
+    const plan = own === undefined ? global : serverPlan('@breakwater/fastify', { ...base, ...own });
+    const hooks = route as unknown as Record<
+      'onRequest' | 'preHandler' | 'onSend',
+      Hook | Hook[] | undefined
+    >;
+    hooks.onRequest = first(
+      ((request: FastifyRequest, reply: FastifyReply) => admit(plan, request, reply)) as Hook,
+      hooks.onRequest,
+    );
+    if (plan.idempotency !== undefined || plan.cache !== undefined) {
+      hooks.preHandler = first(preHandler as Hook, hooks.preHandler);
+      hooks.onSend = first(onSend as Hook, hooks.onSend);
+    }
   });
 };
 
