@@ -142,7 +142,8 @@ class ClientWatch implements ClientConnection {
   }
   onGone(listener: () => void): void {
     if (this.gone) listener();
-    else (this.#listeners ??= []).push(listener);
+    else if (this.#listeners === undefined) this.#listeners = [listener];
+    else this.#listeners.push(listener);
   }
 }
 
