@@ -86,6 +86,10 @@ export function breakwater(options: BreakwaterOptions = {}): RequestHandler {
           admitted.onLateRefusal((late) => {
             if (!res.writableEnded) send(res, late);
           });
+          if (plan.idempotency === undefined && plan.cache === undefined) {
+            next();
+            return;
+          }
           respond(plan, admitted, {
             method: req.method,
             headers: req.headers,

@@ -105,6 +105,20 @@ for (const [name, start] of Object.entries(frameworks)) {
       expect((await fetch(`${url}/work`)).status).toBe(200); // the slot was released
     });
 
+    it('never runs the handler of a client that left while its request was queued', async () => {
+      const { url, log } = await serve({ bulkhead: { maxConcurrent: 1, maxQueue: 5 } });
+      const first = fetch(`${url}/work?ms=300`);
+      await until(() => log.seen.length === 1, 'first admitted');
+      const client = new AbortController();
+      const queued = fetch(`${url}/work?ms=0`, { signal: client.signal }).catch(() => 'aborted');
+      await new Promise((r) => setTimeout(r, 50));
+      client.abort();
+      expect(await queued).toBe('aborted');
+      expect((await first).status).toBe(200);
+      expect((await fetch(`${url}/work`)).status).toBe(200); // its queue place was given back
+      expect(log.seen).toHaveLength(2); // the first and the last: the one that left never ran
+    });
+
     describe('Idempotency-Key', () => {
       it('runs a POST once and replays its status, allowed headers and body, never Set-Cookie', async () => {
         const { url, log } = await serve({ idempotency: { store: memoryIdempotencyStore() } });
