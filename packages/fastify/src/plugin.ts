@@ -111,7 +111,11 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
         send(reply, error.response);
         return reply;
       }
-      if (client.gone) return reply;
+      if (client.gone) {
+        // Nobody to answer: the handler must not run, and Fastify must not write.
+        reply.hijack();
+        return reply;
+      }
       throw error;
     }
   };
