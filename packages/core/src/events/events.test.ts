@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { breakers } from '../circuit-breaker/breakers.js';
 import { circuitBreaker } from '../circuit-breaker/circuit-breaker.js';
@@ -36,5 +37,28 @@ describe('nextEvent', () => {
       'no longer waiting',
     );
     await expect(nextEvent(5 as never)).rejects.toThrow(/expected an event method/);
+  });
+});
+
+describe('gauges', () => {
+  it("live as long as a pipeline that holds the policy's layer, after the policy object is dropped", () => {
+    const entry = new URL('../index.ts', import.meta.url).href;
+    // A breaker and a bulkhead composed inline: only the pipeline is kept. After a full GC, their
+    // gauges must still be read (the otel example lost its circuit gauge to a collection this way).
+    const script = `
+      const { breakers, bulkhead, circuitBreaker, compose, readGauges } = await import(${JSON.stringify(entry)});
+      const pipeline = compose(bulkhead({ maxConcurrent: 2 }), circuitBreaker({ breaker: breakers.consecutive(5) }));
+      await pipeline.execute(() => 'ok');
+      for (let i = 0; i < 3; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+      console.log(readGauges().map((g) => g.kind + ':' + g.gauge).sort().join(' '));
+      console.log(typeof pipeline.execute);
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 15_000 },
+    );
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('bulkhead:executing bulkhead:queued circuit-breaker:state\nfunction');
   });
 });

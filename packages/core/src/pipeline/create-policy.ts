@@ -1,5 +1,6 @@
 import { systemClock } from '../clock/clock.js';
 import { checkOptions, optionError } from '../errors/validate.js';
+import { GAUGES } from '../events/gauges.js';
 import { ExecutionContext, type PolicyContext } from './context.js';
 import { type Layer, type Next, OutcomeEvents, type Policy, PolicyImpl } from './policy.js';
 
@@ -57,10 +58,13 @@ export function createPolicy<Api extends object = object>(
     }
   };
   const outcomes = new OutcomeEvents(kind, name, spec.now ?? systemClock.now);
+  const gauges = (spec.api as { [GAUGES]?: unknown } | undefined)?.[GAUGES];
   const layer: Layer = {
     kind,
     name,
-    meta: Object.freeze({ ...spec.meta }),
+    // The layer holds the policy's gauge source, so the gauges live as long as a pipeline that holds
+    // the layer, not only as long as the policy object (which a pipeline built inline drops).
+    meta: Object.freeze(gauges === undefined ? { ...spec.meta } : { ...spec.meta, [GAUGES]: gauges }),
     run: spec.trusted === true ? (run as unknown as Layer['run']) : guarded,
     outcomes,
   };
