@@ -125,28 +125,44 @@ export class Subscription {
   /** Subscribes (once): `true` when subscribed; never rejects: with Redis away `false`, and the next call tries again. */
   ready(): Promise<boolean> {
     if (this.subscribed === undefined) {
-      const subscriber = this.given ?? this.client.duplicate();
-      this.subscriber = subscriber;
-      subscriber.on('message', this.handleMessage);
-      subscriber.on('ready', this.handleReady);
-      // A duplicate of a lazyConnect client waits to be told to connect.
-      if (subscriber.status === 'wait') subscriber.connect().catch(() => undefined);
+      // One connection for the subscription's life: a failed try waits again on the same connection
+      // (ioredis keeps reconnecting it), it never makes another.
+      let subscriber = this.subscriber;
+      let alreadyReady = false;
+      if (subscriber === undefined) {
+        subscriber = this.given ?? this.client.duplicate();
+        this.subscriber = subscriber;
+        // Our own connection's errors show as failed commands, reported by the stores; without a
+        // listener ioredis would print every failed reconnect.
+        if (this.given === undefined) subscriber.on('error', () => undefined);
+        subscriber.on('message', this.handleMessage);
+        subscriber.on('ready', this.handleReady);
+        // A duplicate of a lazyConnect client waits to be told to connect.
+        if (subscriber.status === 'wait') subscriber.connect().catch(() => undefined);
+        alreadyReady = subscriber.status === 'ready';
+        if (alreadyReady) this.handleReady();
+      }
+      const connection = subscriber;
       // A client made with enableOfflineQueue: false refuses commands until it is ready: wait for it.
       // ioredis subscribes again by itself after a reconnect.
+      let stopWaiting: (() => void) | undefined;
       const ready =
-        subscriber.status === 'ready'
-          ? Promise.resolve(this.handleReady())
+        alreadyReady || connection.status === 'ready'
+          ? Promise.resolve()
           : new Promise<void>((resolve) => {
-              subscriber.once('ready', () => resolve());
+              const onReady = () => resolve();
+              connection.once('ready', onReady);
+              stopWaiting = () => connection.off('ready', onReady);
             });
       this.subscribed = within(
         this.timeoutMs,
         'SUBSCRIBE',
-        ready.then(() => subscriber.subscribe(this.channel)),
+        ready.then(() => connection.subscribe(this.channel)),
       ).then(
         () => true,
         () => {
-          if (this.subscriber === subscriber) this.subscribed = undefined;
+          stopWaiting?.();
+          if (this.subscriber === connection) this.subscribed = undefined;
           return false;
         },
       );
