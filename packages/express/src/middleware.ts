@@ -108,12 +108,8 @@ export function breakwater(options: BreakwaterOptions = {}): RequestHandler {
             refuse: (response) => send(res, response),
             fail: (error) => next(error),
             setHeader: (name, value) => res.setHeader(name, value),
-            get started() {
-              return res.headersSent;
-            },
-            get gone() {
-              return client.gone;
-            },
+            started: () => res.headersSent,
+            gone: () => client.gone,
           });
         },
         (error: unknown) => {

@@ -45,8 +45,8 @@ interface Capture {
 
 /**
  * `request.breakwater`: what the handler reads (`signal`, made on first read, `deadline`, `key`), and,
- * out of its sight, what admitted the request, for the later hooks. Kept on the request rather than in
- * a WeakMap: a WeakMap entry per request costs the garbage collector more than the rest of the plugin.
+ * out of its sight, what admitted the request, for the later hooks: they find it on the request, with
+ * no map to look it up in.
  */
 class Admission implements RequestBreakwater {
   readonly #plan: ServerPlan;
@@ -151,12 +151,8 @@ const plugin: FastifyPluginAsync<BreakwaterOptions> = async (app, options) => {
         },
         fail: (error) => settle({ error }),
         setHeader: (name, value) => void reply.header(name, value),
-        get started() {
-          return reply.sent || reply.raw.headersSent;
-        },
-        get gone() {
-          return client.gone;
-        },
+        started: () => reply.sent || reply.raw.headersSent,
+        gone: () => client.gone,
       });
     });
     if (outcome === 'run') return;

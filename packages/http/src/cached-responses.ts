@@ -3,6 +3,7 @@
 // requests for one key wait for a single handler run (core `cache`'s single flight).
 
 import { type CacheOptions, type CacheStore, cache, type LockProvider } from '@breakwater/core';
+import { listOption, methodsOption } from './options.js';
 import { REPLAYED_HEADERS, type StoredResponse } from './stored-response.js';
 
 export interface CacheableRequest {
@@ -85,25 +86,23 @@ export function cachePlan(adapter: string, options: HttpCacheOptions) {
   for (const name of Object.keys(options)) {
     if (!KNOWN.includes(name)) throw new TypeError(`${adapter}: unknown option "cache.${name}"`);
   }
-  const methods = new Set(
-    checkList(adapter, 'methods', options.methods ?? ['GET'], (m) => typeof m === 'string' && m !== '').map(
-      (m) => (m as string).toUpperCase(),
-    ),
-  );
+  const methods = methodsOption(adapter, 'cache.methods', options.methods ?? ['GET']);
   const statuses = new Set(
-    checkList(
+    listOption<number>(
       adapter,
-      'statuses',
+      'cache.statuses',
       options.statuses ?? [200],
       (s) => Number.isInteger(s) && (s as number) >= 100 && (s as number) < 600,
-    ) as number[],
+      'statuses (100–599)',
+    ),
   );
-  const headers = checkList(
+  const headers = listOption<string>(
     adapter,
-    'headers',
+    'cache.headers',
     options.headers ?? REPLAYED_HEADERS,
     (h) => typeof h === 'string' && h !== '',
-  ) as string[];
+    'header names',
+  );
   const keyOf = options.key;
   if (keyOf !== undefined && typeof keyOf !== 'function')
     throw new TypeError(`${adapter}: option "cache.key" must be a function of the request`);
@@ -152,13 +151,6 @@ export function cachePlan(adapter: string, options: HttpCacheOptions) {
       }
     },
   };
-}
-
-function checkList(adapter: string, name: string, value: unknown, ok: (item: unknown) => boolean): unknown[] {
-  if (!Array.isArray(value) || !value.every(ok)) {
-    throw new TypeError(`${adapter}: option "cache.${name}" must be an array of valid ${name}`);
-  }
-  return value;
 }
 
 export type CachePlan = ReturnType<typeof cachePlan>;

@@ -5,6 +5,7 @@
 import { type IdempotencyStore, idempotency } from '@breakwater/core';
 import { requestFingerprint } from './fingerprint.js';
 import { IDEMPOTENCY_KEY_MAX_LENGTH, parseIdempotencyKey } from './headers.js';
+import { methodsOption } from './options.js';
 import { type ErrorResponse, PROBLEM_CONTENT_TYPE, problem } from './problem.js';
 import type { StoredResponse } from './stored-response.js';
 
@@ -74,11 +75,7 @@ export function idempotencyPlan(adapter: string, options: HttpIdempotencyOptions
       throw new TypeError(`${adapter}: unknown option "idempotency.${name}"`);
     }
   }
-  const givenMethods = options.methods ?? ['POST', 'PATCH'];
-  if (!Array.isArray(givenMethods) || !givenMethods.every((m) => typeof m === 'string' && m !== '')) {
-    throw new TypeError(`${adapter}: option "idempotency.methods" must be an array of method names`);
-  }
-  const methods = new Set(givenMethods.map((m: string) => m.toUpperCase()));
+  const methods = methodsOption(adapter, 'idempotency.methods', options.methods ?? ['POST', 'PATCH']);
   const givenHeader = options.header ?? 'idempotency-key';
   if (typeof givenHeader !== 'string' || givenHeader === '') {
     throw new TypeError(`${adapter}: option "idempotency.header" must be a header name`);

@@ -31,10 +31,12 @@ export interface Exchange {
   /** Hands an error that is not Breakwater's to the framework's error handling. */
   fail(error: unknown): void;
   setHeader(name: string, value: string): void;
+  // Methods, not getters: an object literal with getters is slow to make (see server.ts), and an
+  // exchange is made per request.
   /** The response has started (headers sent). */
-  readonly started: boolean;
+  started(): boolean;
   /** The client has gone. */
-  readonly gone: boolean;
+  gone(): boolean;
 }
 
 export function respond(plan: ServerPlan, admitted: Admitted, exchange: Exchange): void {
@@ -66,7 +68,7 @@ export function respond(plan: ServerPlan, admitted: Admitted, exchange: Exchange
   }
   const onError = (error: unknown): void => {
     // A 5xx was sent by the handler itself; a gone client hears nothing.
-    if (error instanceof ServerErrorResponse || exchange.started || exchange.gone) return;
+    if (error instanceof ServerErrorResponse || exchange.started() || exchange.gone()) return;
     const refusal = errorResponse(error);
     if (refusal !== undefined) exchange.refuse(refusal);
     else exchange.fail(error);
@@ -81,7 +83,7 @@ export function respond(plan: ServerPlan, admitted: Admitted, exchange: Exchange
         return exchange.capture(kept);
       })
       .then(({ hit, response }) => {
-        if (hit && !exchange.started) exchange.send(response, { [CACHE_STATUS_HEADER]: CACHE_HIT });
+        if (hit && !exchange.started()) exchange.send(response, { [CACHE_STATUS_HEADER]: CACHE_HIT });
         return response;
       });
   };
@@ -92,6 +94,6 @@ export function respond(plan: ServerPlan, admitted: Admitted, exchange: Exchange
     return;
   }
   idempotency!.run(idempotent, admitted.signal, throughCache).then(({ replayed, response }) => {
-    if (replayed && !exchange.started) exchange.send(response, { [REPLAYED_HEADER]: 'true' });
+    if (replayed && !exchange.started()) exchange.send(response, { [REPLAYED_HEADER]: 'true' });
   }, onError);
 }

@@ -275,22 +275,7 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
           },
           draft,
         );
-  const globalLimit =
-    limiter === undefined ? undefined : rateLimit({ limiter, ...(cost === undefined ? {} : { cost }) });
-  // One rate limit policy per key for limiters that partition by key; a bounded map of them.
-  const perKey = new Map<string, Policy>();
-  const limitFor = (k: string | undefined): Policy | undefined => {
-    if (limiter === undefined) return undefined;
-    if (k === undefined || typeof limiter.forKey !== 'function') return globalLimit;
-    // Least recently used dropped first: a use moves a key to the end.
-    let policy = perKey.get(k);
-    if (policy === undefined) {
-      if (perKey.size >= 10_000) perKey.delete(perKey.keys().next().value!);
-      policy = rateLimit({ limiter: limiter.forKey(k), ...(cost === undefined ? {} : { cost }) });
-    } else perKey.delete(k);
-    perKey.set(k, policy);
-    return policy;
-  };
+  const limitOf = (l: Limiter) => rateLimit({ limiter: l, ...(cost === undefined ? {} : { cost }) });
   // A deadline from the header is enforced by a timeout layer even without a route timeout: a timeout
   // fires no later than the call's deadline.
   const tail =
@@ -299,13 +284,24 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
       : deadlineHeader !== undefined
         ? timeout(86_400_000)
         : undefined;
-  const composed = new Map<Policy | undefined, Policy | undefined>();
-  const pipelineFor = (limit: Policy | undefined): Policy | undefined => {
-    if (composed.has(limit)) return composed.get(limit);
+  const pipelineOf = (limit: Policy | undefined): Policy | undefined => {
     // The order DESIGN.md gives: load shed → rate limit → bulkhead → timeout.
     const layers = [shed, limit, pool, tail].filter((p): p is Policy => p !== undefined);
-    const policy = layers.length === 0 ? undefined : layers.length === 1 ? layers[0]! : compose(...layers);
-    if (composed.size < 10_000) composed.set(limit, policy);
+    return layers.length === 0 ? undefined : layers.length === 1 ? layers[0]! : compose(...layers);
+  };
+  const shared = pipelineOf(limiter === undefined ? undefined : limitOf(limiter));
+  // A pipeline per key for limiters that partition by key, the least recently used dropped past
+  // 10,000 (a use moves a key to the end).
+  const keyed = typeof limiter?.forKey === 'function' ? limiter : undefined;
+  const perKey = new Map<string, Policy | undefined>();
+  const pipelineFor = (k: string | undefined): Policy | undefined => {
+    if (keyed === undefined || k === undefined) return shared;
+    let policy = perKey.get(k);
+    if (policy === undefined) {
+      if (perKey.size >= 10_000) perKey.delete(perKey.keys().next().value!);
+      policy = pipelineOf(limitOf(keyed.forKey!(k)));
+    } else perKey.delete(k);
+    perKey.set(k, policy);
     return policy;
   };
 
@@ -338,7 +334,7 @@ export function serverPlan(adapter: string, options: ServerOptions = {}): Server
         deadlineHeader === undefined
           ? undefined
           : readDeadline(request.headers[deadlineHeader] as string | undefined, now);
-      const policy = pipelineFor(limitFor(requestKey));
+      const policy = pipelineFor(requestKey);
       return new Promise<Admitted>((admit, refuse) => {
         if (policy === undefined) {
           admit(
