@@ -4,7 +4,7 @@ import { redisCacheStore, redisIdempotencyStore, redisLocks, redisRateLimiter } 
 import type { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, connect, uniquePrefix } from '../../redis/src/test-redis.js';
+import { cleanup, connect, uniquePrefix, unreachableClient } from '../../redis/src/test-redis.js';
 import { keys } from './keys.js';
 import type { ServerOptions } from './server.js';
 import { frameworks, get, type Log, post } from './test-servers.js';
@@ -94,5 +94,33 @@ describe('the adapters on Redis', () => {
     const bodies = new Set(await Promise.all(answers.map((r) => r.text())));
     expect(bodies.size).toBe(1);
     expect(answers.filter((r) => r.headers.get('cache-status') === 'breakwater; hit')).toHaveLength(39);
+  });
+
+  it('with Redis unreachable: idempotency and a closed limit answer 503 and run nothing, a cache falls back to the handler', async () => {
+    const down = unreachableClient();
+    const { urls, logs } = await cluster({
+      idempotency: { store: redisIdempotencyStore({ client: down, prefix }) },
+      cache: { store: redisCacheStore({ client: down, prefix }), ttlMs: 60_000 },
+      key: keys.header('x-tenant'),
+    });
+    for (const url of urls) {
+      const refused = await post(url, 'k', { item: 'a' }, { 'x-tenant': 't' });
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toMatchObject({ code: 'BW_STORE_UNAVAILABLE' });
+      for (let i = 0; i < 2; i++) expect((await fetch(`${url}/items/1`)).status).toBe(200);
+    }
+    expect(logs.map((l) => l.orders ?? 0)).toEqual([0, 0]); // fails closed: never a duplicate
+    expect(logs.map((l) => l.items ?? 0)).toEqual([2, 2]); // every read reached the handler
+    const closed = await cluster({
+      rateLimit: { limiter: redisRateLimiter({ client: down, prefix, ratePerSec: 5 }) },
+    });
+    const refused = await fetch(`${closed.urls[0]}/work`);
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ code: 'BW_STORE_UNAVAILABLE' });
+    const open = await cluster({
+      rateLimit: { limiter: redisRateLimiter({ client: down, prefix, ratePerSec: 5, failOpen: true }) },
+    });
+    expect((await fetch(`${open.urls[1]}/work`)).status).toBe(200);
+    down.disconnect();
   });
 });

@@ -236,3 +236,23 @@ describe('keys', () => {
     );
   });
 });
+
+describe('server options', () => {
+  it('refuses bad cache and rate limit options at startup, naming them', async () => {
+    const { serverPlan } = await import('./server.js');
+    const { limits, memoryCacheStore } = await import('@breakwater/core');
+    const store = memoryCacheStore();
+    const plan = (options: object) => () => serverPlan('test', options as never);
+    expect(plan({ cache: { store, ttlMs: 1, methods: 'GET' } })).toThrow(
+      /"cache.methods" must be an array of method names/,
+    );
+    expect(plan({ cache: { store, ttlMs: 1, statuses: [99] } })).toThrow(/"cache.statuses" must be an array/);
+    expect(plan({ cache: { store, ttlMs: 1, headers: [''] } })).toThrow(/"cache.headers" must be an array/);
+    expect(plan({ cache: { store, ttlMs: 1, key: 'url' } })).toThrow(/"cache.key" must be a function/);
+    expect(plan({ cache: null })).toThrow(/option "cache" must be/);
+    const limiter = limits.tokenBucket({ ratePerSec: 1 });
+    expect(plan({ rateLimit: { limiter, name: '' } })).toThrow(/"rateLimit.name" must be a non-empty string/);
+    expect(plan({ rateLimit: { limiter, headers: true } })).toThrow(/unknown option "rateLimit.headers"/);
+    expect(plan({ rateLimit: { limiter: {} } })).toThrow(/"rateLimit.limiter" must be a Limiter/);
+  });
+});
